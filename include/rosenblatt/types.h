@@ -2,7 +2,7 @@
 /* Tensor element types and quantization block layouts as stored in GGUF files.
  *
  * The numeric type ids and the block layouts are the GGUF/ggml file format
- * (public facts, see docs/formats.md); the code around them is our own. Every
+ * (public facts, see docs/quant-formats.md); the code around them is our own. Every
  * block struct is checked against its on-disk size below. */
 #ifndef ROSENBLATT_TYPES_H
 #define ROSENBLATT_TYPES_H
