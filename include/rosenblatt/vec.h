@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Vector primitives for the non-matmul parts of the forward pass (attention
+ * over the KV cache, norms, activations). Each has a scalar version and SIMD
+ * versions (AVX2 on x86-64, NEON on aarch64) picked at run time. */
+#ifndef ROSENBLATT_VEC_H
+#define ROSENBLATT_VEC_H
+
+#include <stdint.h>
+
+#include "rosenblatt/fp16.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+float rb_vec_dot_f32(int64_t n, const float *x, const float *y);
+float rb_vec_dot_f16_f32(int64_t n, const rb_f16 *x, const float *y);
+void rb_vec_mad_f32(int64_t n, float *y, const float *x, float a);  /* y += a * x */
+void rb_vec_mad_f16(int64_t n, float *y, const rb_f16 *x, float a); /* y += a * x */
+void rb_vec_scale_f32(int64_t n, float *y, float a);                /* y *= a */
+void rb_vec_add_f32(int64_t n, float *y, const float *x);           /* y += x */
+void rb_vec_f32_to_f16(int64_t n, rb_f16 *dst, const float *src);   /* round to nearest even */
+void rb_vec_f16_to_f32(int64_t n, float *dst, const rb_f16 *src);
+float rb_vec_max_f32(int64_t n, const float *x);
+/* x[i] = exp(x[i] - max); returns the sum. */
+float rb_vec_exp_sub_sum_f32(int64_t n, float *x, float max);
+/* out = x / sqrt(mean(x^2) + eps) * w  (out may alias x) */
+void rb_rmsnorm_f32(int64_t n, float *out, const float *x, const float *w, float eps);
+/* out = silu(gate) * up, silu(g) = g / (1 + exp(-g))  (out may alias gate) */
+void rb_vec_swiglu_f32(int64_t n, float *out, const float *gate, const float *up);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
