@@ -158,7 +158,7 @@ int rb_detokenizer_create(const rb_tokenizer *tok, unsigned flags, rb_detokenize
 void rb_detokenizer_free(rb_detokenizer *d);
 /* Back to the start of a text (pending bytes dropped). */
 void rb_detokenizer_reset(rb_detokenizer *d);
-/* Feed one id; *text/*len receive the bytes ready now (possibly none). The
+/* Feed one id; *text and *len receive the bytes ready now (possibly none). The
  * pointer is valid until the next call on d. */
 int rb_detokenizer_push(rb_detokenizer *d, int32_t id, const char **text, size_t *len,
 			rb_err *err);
