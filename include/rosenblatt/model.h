@@ -77,6 +77,11 @@ int rb_model_load(const char *path, const rb_model_params *p, rb_model **out, rb
 int rb_model_load_gguf(rb_gguf *g, const rb_model_params *p, rb_model **out, rb_err *err);
 void rb_model_free(rb_model *m);
 
+/* Check a file without loading it: hyper-parameters, every tensor present
+ * with the right shape, vector types convertible. No backend involved (the
+ * matrix types are the backends' business at load). */
+int rb_model_validate(const rb_gguf *g, rb_model_hparams *hp, rb_err *err);
+
 const rb_model_hparams *rb_model_get_hparams(const rb_model *m);
 /* The underlying file (metadata for the tokenizer, `info`). */
 const rb_gguf *rb_model_get_gguf(const rb_model *m);

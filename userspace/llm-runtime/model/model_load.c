@@ -448,32 +448,68 @@ static int alloc_model(rb_model *m, rb_err *err)
 	return RB_OK;
 }
 
+/* Hyper-parameters, tensors, vectors: everything but the weight binding. */
+static int load_structure(rb_model *m, struct loader *L, rb_err *err)
+{
+	int rc;
+	if ((rc = read_hparams(m->g, &m->hp, err)) || (rc = alloc_model(m, err)))
+		return rc;
+	L->m = m;
+	L->name_next = m->names;
+	L->vec_next = m->vecs;
+	L->err = err;
+	if ((rc = load_globals(L)))
+		return rc;
+	for (int il = 0; il < m->hp.n_layer; il++)
+		if ((rc = load_layer(L, il)))
+			return rc;
+	m->weights[m->n_weights++] = &m->output;
+	count_tensors(m);
+	return RB_OK;
+}
+
+static rb_model *model_new(rb_gguf *g)
+{
+	rb_model *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->g = g;
+	pthread_mutex_init(&m->fb_lock, NULL);
+	return m;
+}
+
+int rb_model_validate(const rb_gguf *g, rb_model_hparams *hp, rb_err *err)
+{
+	rb_model *m = model_new((rb_gguf *)g);
+	if (!m)
+		return rb_err_set(err, RB_E_NOMEM, "out of memory");
+	const rb_model_params p = {0};
+	struct loader L = {.p = &p};
+	int rc = load_structure(m, &L, err);
+	if (hp)
+		*hp = m->hp;
+	m->g = NULL; /* borrowed */
+	rb_model_free(m);
+	return rc;
+}
+
 int rb_model_load_gguf(rb_gguf *g, const rb_model_params *p, rb_model **out, rb_err *err)
 {
 	*out = NULL;
-	rb_model *m = calloc(1, sizeof(*m));
+	rb_model *m = model_new(g);
 	if (!m) {
 		rb_gguf_close(g);
 		return rb_err_set(err, RB_E_NOMEM, "out of memory");
 	}
-	m->g = g;
-	pthread_mutex_init(&m->fb_lock, NULL);
 	int rc;
+	struct loader L = {.p = p};
 	if (p->n_backends < 1) {
 		rc = rb_err_set(err, RB_E_INVALID, "model: no matmul backend given");
 		goto fail;
 	}
 	m->fallback = p->backends[p->n_backends - 1];
-	if ((rc = read_hparams(g, &m->hp, err)) || (rc = alloc_model(m, err)))
+	if ((rc = load_structure(m, &L, err)))
 		goto fail;
-	struct loader L = {.m = m, .p = p, .name_next = m->names, .vec_next = m->vecs, .err = err};
-	if ((rc = load_globals(&L)))
-		goto fail;
-	for (int il = 0; il < m->hp.n_layer; il++)
-		if ((rc = load_layer(&L, il)))
-			goto fail;
-	m->weights[m->n_weights++] = &m->output;
-	count_tensors(m);
 
 	uint64_t weight_bytes = 0;
 	for (int64_t i = 0; i < m->n_weights; i++)
