@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rosenblatt/error.h"
 #include "rosenblatt/types.h"
@@ -95,6 +96,9 @@ typedef struct rb_gguf {
 	void *map_;
 	size_t map_size_;
 	int owns_map_;
+	const rb_gguf_kv **kv_index_;         /* kv sorted by key, for lookups */
+	const rb_gguf_tensor **tensor_index_; /* tensors sorted by name */
+	uint64_t n_kv_parsed_;                /* entries of kv[] to free on a failed parse */
 } rb_gguf;
 
 typedef void (*rb_progress_fn)(void *user, uint64_t done, uint64_t total);
@@ -126,14 +130,22 @@ int rb_gguf_get_bool(const rb_gguf *g, const char *key, bool *out, rb_err *err);
 int rb_gguf_get_str(const rb_gguf *g, const char *key, rb_gguf_str *out, rb_err *err);
 int rb_gguf_get_arr(const rb_gguf *g, const char *key, const rb_gguf_array **out, rb_err *err);
 
-/* Element i of a numeric array converted to double / int64 (no bounds
- * surprises: caller checks i < arr->n). */
+/* Element i of a numeric or bool array converted to double / int64; the
+ * caller checks i < arr->n. Floats convert to int64 by truncation
+ * (saturating, NaN -> 0), uint64 above INT64_MAX saturates; STRING arrays
+ * give NaN / 0. */
 double rb_gguf_arr_f64(const rb_gguf_array *arr, uint64_t i);
 int64_t rb_gguf_arr_i64(const rb_gguf_array *arr, uint64_t i);
 
 bool rb_gguf_str_eq(rb_gguf_str s, const char *cstr);
 char *rb_gguf_str_dup(rb_gguf_str s); /* malloc'd, NUL-terminated; NULL on OOM */
-const char *rb_gguf_vtype_name(enum rb_gguf_vtype t);
+const char *rb_gguf_vtype_name(enum rb_gguf_vtype t); /* "uint32", "string", ... */
+
+/* Human-readable dump for `rosenblatt info`: header line, the metadata table
+ * with values (strings shortened, arrays to max_array_items elements), the
+ * tensor table (name, type, shape, offset, bytes) and totals. RB_OK or
+ * RB_E_IO if writing to `out` failed. */
+int rb_gguf_print_info(const rb_gguf *g, FILE *out, unsigned max_array_items);
 
 /* ---- writer ------------------------------------------------------------ */
 
@@ -141,6 +153,9 @@ typedef struct rb_gguf_writer rb_gguf_writer;
 
 rb_gguf_writer *rb_gguf_writer_create(void); /* version 3, alignment 32 */
 void rb_gguf_writer_free(rb_gguf_writer *w);
+/* 2 or 3 (the layouts are identical; v3 only adds the big-endian variant,
+ * which we never write). RB_E_INVALID otherwise. */
+int rb_gguf_writer_set_version(rb_gguf_writer *w, uint32_t version);
 
 /* Metadata setters copy their arguments. Setting an existing key replaces it.
  * Return RB_OK or RB_E_NOMEM / RB_E_INVALID (e.g. key not valid UTF-8). */
