@@ -4,10 +4,14 @@
  * real weights can be downloaded.
  *
  * Weights are uniform random with scales chosen so a forward pass stays sane
- * through any depth (pre-norm blocks with unit-gain projections, residual
- * branches scaled by 1/sqrt(2 * n_layer), output logits of standard
- * deviation about 3): the text is gibberish but never NaN, constant or
- * one-hot. Every tensor is generated row by row from its own seed, so the
+ * through any depth: pre-norm blocks with unit-gain projections; logits of
+ * standard deviation about 3 (embedding rows of norm 3); residual branches
+ * of gain 10 / sqrt(2 * n_layer), so the residual stream ends with an RMS
+ * near 10 whatever the depth. That last choice matters with tied
+ * embeddings: the current token's own embedding stays in the residual and
+ * adds |e|^2 / rms(x) = 9 / rms(x) to its own logit; at rms 1 every token
+ * would predict itself. The text is gibberish but never NaN, constant,
+ * one-hot or a loop of one token. Every tensor is generated row by row from its own seed, so the
  * output does not depend on the thread count. Quantization uses rb_quant. */
 #include <errno.h>
 #include <math.h>
@@ -100,7 +104,7 @@ static void plan(struct gen *g, const struct shape *s, enum gen_ftype ft, int64_
 {
 	const int64_t e = s->n_embd, ff = s->n_ff, kv = e / s->n_head * s->n_head_kv;
 	const int L = (int)s->n_layer;
-	const double resid = 1.0 / sqrt(2.0 * (double)L);
+	const double resid = 10.0 / sqrt(2.0 * (double)L);
 	char n[64];
 	g->n = 0;
 	/* Embeddings: logits = E . normalized(x) have std ~ 3 with row std 3/sqrt(e). */
