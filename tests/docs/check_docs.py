@@ -10,7 +10,8 @@ that comes first, no level skipped on the way down); no trailing whitespace,
 no CR, a final newline; every table has a delimiter row and the same number
 of cells in every row (counted the way GitHub does: every unescaped `|`).
 Text inside fenced code blocks is exempt from the link, heading and table
-rules.
+rules. Finally every docs/*.md must be linked from README.md, so the README
+stays the index of the documentation.
 
 Usage: check_docs.py --root REPO [FILE...]   default: README.md, docs/*.md,
                                              kernel/README.md, fleet/README.md
@@ -193,6 +194,22 @@ def check_target(target, path, rel, n, root, cache):
     return []
 
 
+LINK_TARGET = re.compile(r"\]\(\s*<?([^)\s>#]+)")
+
+
+def check_readme_index(root):
+    """Every docs/*.md is linked from README.md."""
+    readme = os.path.join(root, "README.md")
+    if not os.path.exists(readme):
+        return ["README.md: missing"]
+    with open(readme, encoding="utf-8") as f:
+        linked = {os.path.normpath(os.path.join(root, t)) for t in LINK_TARGET.findall(f.read())}
+    return ["README.md: %s is not linked from the README (add it to the Documentation "
+            "table)" % os.path.relpath(d, root)
+            for d in sorted(glob.glob(os.path.join(root, "docs", "*.md")))
+            if os.path.normpath(d) not in linked]
+
+
 def default_files(root):
     files = [os.path.join(root, "README.md")]
     files += sorted(glob.glob(os.path.join(root, "docs", "*.md")))
@@ -231,6 +248,18 @@ def self_test():
     with tempfile.TemporaryDirectory() as root:
         with open(os.path.join(root, "b.md"), "w", encoding="utf-8") as f:
             f.write("# B title\n")
+        os.makedirs(os.path.join(root, "docs"))
+        with open(os.path.join(root, "docs", "x.md"), "w", encoding="utf-8") as f:
+            f.write("# X\n")
+        for readme, want in (("# R\n\n[x](docs/x.md)\n", 0), ("# R\n", 1)):
+            with open(os.path.join(root, "README.md"), "w", encoding="utf-8") as f:
+                f.write(readme)
+            got = check_readme_index(root)
+            ok = len(got) == want
+            print("%s self-test: README index, %s (%d problem(s))"
+                  % ("PASS" if ok else "FAIL", "linked" if want == 0 else "not linked",
+                     len(got)))
+            failed += not ok
         for name, (content, want) in SELF_TESTS.items():
             p = os.path.join(root, "a.md")
             with open(p, "wb") as f:
@@ -257,6 +286,8 @@ def main():
     files = [os.path.abspath(f) for f in a.files] or default_files(root)
     cache = {}
     problems = []
+    if not a.files:
+        problems += check_readme_index(root)
     for f in files:
         if not os.path.exists(f):
             problems.append("%s: missing" % os.path.relpath(f, root))
