@@ -58,7 +58,26 @@ void kmodel_log(npu_kdev *kdev, enum npu_klog_level level, const char *fmt, ...)
 
 /* copy_from_user / copy_to_user: a bad user pointer must give -EFAULT, not
  * a crash in the model. process_vm_readv/writev on our own pid checks the
- * range for us; where it is unavailable (qemu-user) a plain copy is used. */
+ * range for us; where it is unavailable (qemu-user) mincore() at least
+ * checks that every page of the range is mapped. */
+static bool range_mapped(const void *p, size_t n)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)p & ~(uintptr_t)(page - 1);
+	uintptr_t end = (uintptr_t)p + n;
+	unsigned char vec[64];
+
+	if (end < (uintptr_t)p)
+		return false;
+	for (uintptr_t a = start; a < end; a += (uintptr_t)page * 64) {
+		size_t len = end - a < (uintptr_t)page * 64 ? end - a : (size_t)page * 64;
+
+		if (mincore((void *)a, len, vec) != 0)
+			return false;
+	}
+	return true;
+}
+
 static int copy_user(void *dst, const void *src, size_t n, bool to_user)
 {
 	struct iovec local = { .iov_base = to_user ? (void *)src : dst, .iov_len = n };
@@ -73,7 +92,8 @@ static int copy_user(void *dst, const void *src, size_t n, bool to_user)
 		    : process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
 	if (r == (ssize_t)n)
 		return 0;
-	if (r < 0 && (errno == ENOSYS || errno == EPERM)) {
+	if (r < 0 && (errno == ENOSYS || errno == EPERM) &&
+	    range_mapped(to_user ? dst : src, n)) {
 		memcpy(dst, src, n);
 		return 0;
 	}
