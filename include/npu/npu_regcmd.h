@@ -185,6 +185,9 @@ void npu_rc_diff_print(FILE *out, const npu_rc_diff_item *d);
  * malloc'ed. Returns the count, or a negative errno with `err` filled. */
 long npu_rc_parse(const void *data, size_t len, int is_text, uint64_t **entries, char *err,
 		  size_t errlen);
+/* The auto-detection npu_rc_parse uses: no NUL or control bytes but
+ * whitespace means text. */
+bool npu_rc_looks_like_text(const void *data, size_t len);
 
 #ifdef __cplusplus
 }

@@ -22,10 +22,13 @@ static long parse_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	return code;
 }
 
-static bool looks_like_text(const unsigned char *p, size_t len)
+bool npu_rc_looks_like_text(const void *data, size_t len)
 {
+	/* Raw regcmd words are full of zero bytes; text (UTF-8 comments
+	 * included) has no NUL and no control characters but whitespace. */
+	const unsigned char *p = data;
 	for (size_t i = 0; i < len; i++)
-		if (!(isprint(p[i]) || isspace(p[i])))
+		if (p[i] < 0x20 && !isspace(p[i]))
 			return false;
 	return len > 0;
 }
@@ -114,7 +117,7 @@ long npu_rc_parse(const void *data, size_t len, int is_text, uint64_t **entries,
 	if (len == 0)
 		return parse_fail(err, errlen, -EINVAL, "empty input");
 	if (is_text < 0)
-		is_text = looks_like_text(p, len);
+		is_text = npu_rc_looks_like_text(p, len);
 	if (is_text)
 		return parse_text(data, len, entries, err, errlen);
 	if (len % 8)

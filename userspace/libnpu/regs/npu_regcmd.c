@@ -138,8 +138,8 @@ void npu_rc_decode(uint64_t raw, npu_rc_entry *e)
 	}
 	if (e->header == NPU_RC_HDR_OPEN) {
 		e->kind = NPU_RC_OP_ENABLE;
-		if (e->offset != NPU_OFF_PC_OPERATION_ENABLE ||
-		    (e->value & ~npu_reg_defined_mask(NPU_R_GLOBAL_OPERATION_ENABLE)))
+		/* Mask bits 0..6 (TRM example 0x7f enables all blocks). */
+		if (e->offset != NPU_OFF_PC_OPERATION_ENABLE || (e->value & ~0x7fu))
 			e->issues |= NPU_RC_ISSUE_BAD_SPECIAL;
 		return;
 	}
@@ -216,7 +216,7 @@ static void format_fields(const npu_rc_entry *e, char *buf, size_t len, int *pos
 			emitf(buf, len, pos, " %s=%" PRId64, fi->name, npu_field_get_signed(f, e->value));
 		} else {
 			const uint32_t v = npu_field_get(f, e->value);
-			if (fi->flags & NPU_FF_ADDR || fi->width > 16)
+			if (fi->flags & NPU_FF_ADDR)
 				emitf(buf, len, pos, " %s=0x%x", fi->name, v);
 			else
 				emitf(buf, len, pos, " %s=%u", fi->name, v);
@@ -288,17 +288,26 @@ size_t npu_rc_disassemble(FILE *out, const uint64_t *entries, size_t n, unsigned
 {
 	size_t bad = 0;
 	unsigned task = 0;
+	bool marker = false;
 	char line[1024];
 	fprintf(out, "# task %u\n", task);
 	for (size_t i = 0; i < n; i++) {
 		npu_rc_entry e;
 		npu_rc_decode(entries[i], &e);
 		npu_rc_format(&e, flags, line, sizeof(line));
-		fprintf(out, "%5zu  %s\n", i, line);
-		if (e.issues)
+		/* TRM: the 0x0041 entry must precede op-enable (facts §3.2, §8.7). */
+		const bool no_marker = e.kind == NPU_RC_OP_ENABLE && !marker;
+		fprintf(out, "%5zu  %s%s\n", i, line,
+			no_marker ? "  !! no 0x0041 marker in this task" : "");
+		if (e.issues || no_marker)
 			bad++;
-		if (e.kind == NPU_RC_OP_ENABLE && i + 1 < n)
-			fprintf(out, "# task %u\n", ++task);
+		if (e.kind == NPU_RC_MARKER)
+			marker = true;
+		if (e.kind == NPU_RC_OP_ENABLE) {
+			marker = false;
+			if (i + 1 < n)
+				fprintf(out, "# task %u\n", ++task);
+		}
 	}
 	return bad;
 }
@@ -338,7 +347,7 @@ int npu_rc_tasks(const uint64_t *entries, size_t n, npu_rc_task_state **out)
 		else if (e.kind == NPU_RC_OP_ENABLE) {
 			s->op_enable = e.value;
 			open = false;
-		} else if (e.reg >= 0 && e.kind != NPU_RC_NOP) {
+		} else if (e.kind == NPU_RC_WRITE && e.reg >= 0) { /* invalid entries are dropped */
 			s->value[e.reg] = e.value;
 			if (s->writes[e.reg] < 255)
 				s->writes[e.reg]++;
@@ -432,10 +441,19 @@ void npu_rc_diff_print(FILE *out, const npu_rc_diff_item *d)
 	case NPU_RC_DIFF_ONLY_B:
 		fprintf(out, "task %u: %s = 0x%08x only in B\n", d->task, name, d->b);
 		break;
-	case NPU_RC_DIFF_FIELD:
-		fprintf(out, "task %u: %s.%s: %u (0x%x) vs %u (0x%x)\n", d->task, name,
-			npu_field_table[d->field].name, d->a, d->a, d->b, d->b);
+	case NPU_RC_DIFF_FIELD: {
+		const npu_field_info *fi = &npu_field_table[d->field];
+		if (fi->flags & NPU_FF_SIGNED) {
+			const enum npu_field_id f = (enum npu_field_id)d->field;
+			fprintf(out, "task %u: %s.%s: %lld vs %lld\n", d->task, name, fi->name,
+				(long long)npu_field_get_signed(f, d->a << fi->lo),
+				(long long)npu_field_get_signed(f, d->b << fi->lo));
+		} else {
+			fprintf(out, "task %u: %s.%s: %u (0x%x) vs %u (0x%x)\n", d->task, name, fi->name,
+				d->a, d->a, d->b, d->b);
+		}
 		break;
+	}
 	case NPU_RC_DIFF_RESERVED:
 		fprintf(out, "task %u: %s reserved bits: 0x%08x vs 0x%08x\n", d->task, name, d->a,
 			d->b);
