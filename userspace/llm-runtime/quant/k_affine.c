@@ -90,9 +90,13 @@ static double choose_sub_scales(struct k_affine *k, const float *x, const float 
 	uint8_t tmp[SUB];
 	double total = 0;
 	for (int j = 0; j < NSUB; j++) {
-		int scs[2], mns[2];
+		int scs[2], mns[3];
 		const int nsc = int_candidates(s[j], k->d, scs);
-		const int nmn = int_candidates(m[j], k->dmin, mns);
+		int nmn = int_candidates(m[j], k->dmin, mns);
+		/* d underflowed to 0 (block far below f16 resolution): the values
+		 * collapse to -dmin * m, and m = 0 may be the better constant */
+		if (k->d == 0 && mns[0] != 0)
+			mns[nmn++] = 0;
 		double best = INFINITY;
 		for (int a = 0; a < nsc; a++) {
 			for (int b = 0; b < nmn; b++) {
