@@ -144,7 +144,9 @@ const char *rb_gguf_vtype_name(enum rb_gguf_vtype t); /* "uint32", "string", ...
 
 /* Human-readable dump for `rosenblatt info`: header line, the metadata table
  * with values (strings shortened, arrays to max_array_items elements), the
- * tensor table (name, type, shape, offset, bytes) and totals. RB_OK or
+ * tensor table (name, type, shape, offset, bytes) and totals. Control bytes,
+ * quotes and invalid UTF-8 in keys, names and values are printed escaped
+ * (\x1b, \n, ...), so a hostile file cannot drive the terminal. RB_OK or
  * RB_E_IO if writing to `out` failed. */
 int rb_gguf_print_info(const rb_gguf *g, FILE *out, unsigned max_array_items);
 
