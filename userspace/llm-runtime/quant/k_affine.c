@@ -182,13 +182,7 @@ static void quantize_k_affine(const float *src, int qmax, struct k_affine *k)
 		struct k_affine t = *k;
 		if (!refit_super(k, x, w, &t.d, &t.dmin))
 			break;
-		double e = assign_all(&t, x, w);
-		struct k_affine u = t;
-		const double e2 = choose_sub_scales(&u, x, w, s, m);
-		if (e2 < e) {
-			t = u;
-			e = e2;
-		}
+		const double e = assign_all(&t, x, w);
 		if (!(e < err))
 			break;
 		*k = t;
