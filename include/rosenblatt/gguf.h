@@ -103,7 +103,8 @@ typedef struct rb_gguf {
 
 typedef void (*rb_progress_fn)(void *user, uint64_t done, uint64_t total);
 
-/* Open and validate a file (mmap, read-only). On failure *out is NULL. */
+/* Open and validate a file (mmap, read-only). On failure *out is NULL. A
+ * handle is immutable after open: concurrent readers need no locking. */
 int rb_gguf_open(const char *path, rb_gguf **out, rb_err *err);
 /* Parse a caller-owned buffer (not copied; must outlive the handle). Used by
  * fuzzers and tests. */
@@ -143,7 +144,9 @@ const char *rb_gguf_vtype_name(enum rb_gguf_vtype t); /* "uint32", "string", ...
 
 /* Human-readable dump for `rosenblatt info`: header line, the metadata table
  * with values (strings shortened, arrays to max_array_items elements), the
- * tensor table (name, type, shape, offset, bytes) and totals. RB_OK or
+ * tensor table (name, type, shape, offset, bytes) and totals. Control bytes,
+ * quotes and invalid UTF-8 in keys, names and values are printed escaped
+ * (\x1b, \n, ...), so a hostile file cannot drive the terminal. RB_OK or
  * RB_E_IO if writing to `out` failed. */
 int rb_gguf_print_info(const rb_gguf *g, FILE *out, unsigned max_array_items);
 
@@ -157,8 +160,10 @@ void rb_gguf_writer_free(rb_gguf_writer *w);
  * which we never write). RB_E_INVALID otherwise. */
 int rb_gguf_writer_set_version(rb_gguf_writer *w, uint32_t version);
 
-/* Metadata setters copy their arguments. Setting an existing key replaces it.
- * Return RB_OK or RB_E_NOMEM / RB_E_INVALID (e.g. key not valid UTF-8). */
+/* Metadata setters copy their arguments. Setting an existing key replaces it
+ * in place (pairs are written in insertion order). Return RB_OK or
+ * RB_E_NOMEM / RB_E_INVALID: key empty, longer than 65535 bytes or not valid
+ * UTF-8, or "general.alignment" set to anything but a uint32 power of two. */
 int rb_gguf_set_u8(rb_gguf_writer *w, const char *key, uint8_t v);
 int rb_gguf_set_i8(rb_gguf_writer *w, const char *key, int8_t v);
 int rb_gguf_set_u16(rb_gguf_writer *w, const char *key, uint16_t v);
@@ -177,19 +182,30 @@ int rb_gguf_set_arr(rb_gguf_writer *w, const char *key, enum rb_gguf_vtype t,
 int rb_gguf_set_arr_str(rb_gguf_writer *w, const char *key, const char *const *strs, uint64_t n);
 /* Copy one key/value (any type) from a reader, e.g. to carry a vocabulary over. */
 int rb_gguf_set_kv(rb_gguf_writer *w, const rb_gguf_kv *kv);
+/* Copy every pair of g whose key starts with prefix ("" or NULL: all), in
+ * file order, e.g. prefix "tokenizer." to carry a whole vocabulary. */
+int rb_gguf_copy_kvs(rb_gguf_writer *w, const rb_gguf *g, const char *prefix);
 int rb_gguf_set_alignment(rb_gguf_writer *w, uint32_t alignment); /* power of two; also written as general.alignment */
 
-/* Declare a tensor. `data` is referenced, not copied, and must stay valid
- * until rb_gguf_write_file() returns; it may be NULL if the data is supplied
- * later through the `fill` callback of rb_gguf_write_file(). */
+/* Declare a tensor (written in declaration order). `data` is referenced, not
+ * copied, and must stay valid until rb_gguf_write_file() returns; it may be
+ * NULL if the data is supplied later through the `fill` callback.
+ * RB_E_INVALID for a bad or duplicate name, an unknown type, n_dims > 4, a
+ * negative or overflowing shape, or ne[0] not a multiple of the block size. */
 int rb_gguf_add_tensor(rb_gguf_writer *w, const char *name, enum rb_type type,
 		       uint32_t n_dims, const int64_t *ne, const void *data);
 
-/* Called for tensors added with data == NULL: write exactly nbytes into dst. */
+/* Called for tensors added with data == NULL (and nbytes > 0), in tensor
+ * order: write exactly nbytes into dst (zeroed, inside the output mapping or
+ * buffer). Return 0, or a nonzero status to abort the write (a negative
+ * RB_E_* code is passed through, anything else becomes RB_E_IO). */
 typedef int (*rb_gguf_fill_fn)(void *user, size_t tensor_index, void *dst, uint64_t nbytes);
 
 /* Write the whole file (header, kv, tensor infos, padded data). Atomic:
- * writes to path.tmp and renames. */
+ * reserves path.tmp at full size (posix_fallocate: a full disk is an error,
+ * not a SIGBUS), maps it, writes, fsyncs and renames it to path. On any
+ * failure path.tmp is removed and an existing file at path is untouched.
+ * Peak memory: the metadata only; tensor data goes straight to the file. */
 int rb_gguf_write_file(rb_gguf_writer *w, const char *path, rb_gguf_fill_fn fill,
 		       void *user, rb_err *err);
 /* Same into a malloc'd buffer (tests, fuzz seeds). */

@@ -196,6 +196,42 @@ static void check_rewrite(const char *path)
 	rb_gguf_close(g);
 }
 
+/* Carry a vocabulary into a new file by prefix, as the model generator does. */
+static void test_copy_kvs(void)
+{
+	rb_gguf *g = open_or_die(TOKENIZERS "qwen2-vocab.gguf");
+	rb_gguf_writer *w = rb_gguf_writer_create();
+	REQUIRE(w);
+	CHECK_EQ_INT(rb_gguf_set_str(w, "general.architecture", "qwen2"), RB_OK);
+	CHECK_EQ_INT(rb_gguf_copy_kvs(w, g, "tokenizer."), RB_OK);
+	void *buf;
+	size_t n;
+	rb_err err;
+	CHECK_EQ_INT(rb_gguf_write_memory(w, &buf, &n, NULL, NULL, &err), RB_OK);
+	rb_gguf_writer_free(w);
+	rb_gguf *c = NULL;
+	CHECK_EQ_INT(rb_gguf_open_memory(buf, n, &c, &err), RB_OK);
+	if (c) {
+		uint64_t want = 1;
+		for (uint64_t i = 0; i < g->n_kv; i++)
+			want += g->kv[i].key.len >= 10 && !memcmp(g->kv[i].key.data, "tokenizer.", 10);
+		CHECK_EQ_INT(c->n_kv, want);
+		CHECK(want == 10);
+		CHECK(rb_gguf_find_key(c, "qwen2.block_count") < 0);
+		const rb_gguf_array *a = NULL, *b = NULL;
+		CHECK_EQ_INT(rb_gguf_get_arr(g, "tokenizer.ggml.merges", &a, NULL), RB_OK);
+		CHECK_EQ_INT(rb_gguf_get_arr(c, "tokenizer.ggml.merges", &b, NULL), RB_OK);
+		int bad = !a || !b || a->n != b->n;
+		for (uint64_t i = 0; !bad && i < a->n; i++)
+			bad += a->strs[i].len != b->strs[i].len ||
+			       memcmp(a->strs[i].data, b->strs[i].data, (size_t)a->strs[i].len);
+		CHECK_EQ_INT(bad, 0);
+		rb_gguf_close(c);
+	}
+	free(buf);
+	rb_gguf_close(g);
+}
+
 static void test_print_info(void)
 {
 	rb_gguf *g = open_or_die(STORIES "Q8_0.gguf");
@@ -277,6 +313,7 @@ int main(void)
 	check_rewrite(STORIES "Q4_K_M.gguf");
 	check_rewrite(TOKENIZERS "qwen2-vocab.gguf");
 	check_rewrite(TOKENIZERS "llama-spm-vocab.gguf");
+	test_copy_kvs();
 	test_print_info();
 	test_prefault();
 	return rb_test_finish();

@@ -5,6 +5,8 @@
  * argument checks. */
 #include <math.h>
 #include <stdint.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,7 +68,7 @@ static void set_all_values(rb_gguf_writer *w, uint64_t *seed, uint8_t *arrays[13
 						   t == RB_GGUF_FLOAT32
 					   ? 4
 					   : 8;
-		arr_n[t] = t == RB_GGUF_INT16 ? 0 : rb_test_rand_u64(seed) % 300;
+		arr_n[t] = 1 + rb_test_rand_u64(seed) % 300;
 		arrays[t] = malloc(arr_n[t] * esz + 1);
 		REQUIRE(arrays[t]);
 		fill_random(arrays[t], arr_n[t] * esz, seed);
@@ -80,6 +82,7 @@ static void set_all_values(rb_gguf_writer *w, uint64_t *seed, uint8_t *arrays[13
 	}
 	CHECK_EQ_INT(rb_gguf_set_arr_str(w, "a.string", k_strs, N_STRS), RB_OK);
 	CHECK_EQ_INT(rb_gguf_set_arr_str(w, "a.string.empty", NULL, 0), RB_OK);
+	CHECK_EQ_INT(rb_gguf_set_arr(w, "a.u32.empty", RB_GGUF_UINT32, NULL, 0), RB_OK);
 }
 
 static void check_all_values(const rb_gguf *g, uint8_t *arrays[13], const uint64_t arr_n[13])
@@ -130,6 +133,9 @@ static void check_all_values(const rb_gguf *g, uint8_t *arrays[13], const uint64
 				case RB_GGUF_BOOL: want_i = p[i]; break;
 				case RB_GGUF_INT8: want_i = (int8_t)p[i]; break;
 				case RB_GGUF_UINT16: want_i = p[2 * i] | p[2 * i + 1] << 8; break;
+				case RB_GGUF_INT16:
+					want_i = (int16_t)(uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+					break;
 				case RB_GGUF_UINT32: {
 					uint32_t u;
 					memcpy(&u, p + 4 * i, 4);
@@ -176,6 +182,11 @@ static void check_all_values(const rb_gguf *g, uint8_t *arrays[13], const uint64
 	}
 	CHECK_EQ_INT(rb_gguf_get_arr(g, "a.string.empty", &sa, NULL), RB_OK);
 	CHECK(sa && sa->n == 0 && sa->type == RB_GGUF_STRING);
+	CHECK_EQ_INT(rb_gguf_get_arr(g, "a.u32.empty", &sa, NULL), RB_OK);
+	CHECK(sa && sa->n == 0 && sa->type == RB_GGUF_UINT32);
+	/* string elements have no numeric value */
+	CHECK_EQ_INT(rb_gguf_get_arr(g, "a.string", &sa, NULL), RB_OK);
+	CHECK(sa && isnan(rb_gguf_arr_f64(sa, 1)) && rb_gguf_arr_i64(sa, 1) == 0);
 }
 
 static void test_all_values(void)
@@ -196,7 +207,7 @@ static void test_all_values(void)
 		if (g) {
 			CHECK_EQ_INT(g->version, version);
 			CHECK_EQ_INT(g->n_tensors, 0);
-			CHECK_EQ_INT(g->n_kv, 12 + N_STRS + 11 + 2);
+			CHECK_EQ_INT(g->n_kv, 12 + N_STRS + 11 + 3);
 			check_all_values(g, arrays, arr_n);
 			/* the bytes re-written from the parsed file are identical */
 			rb_gguf_writer *w2 = rb_gguf_writer_create();
@@ -458,6 +469,33 @@ static void test_write_file(void)
 		rb_gguf_close(g);
 	}
 
+	/* a file size limit (as a full disk) is an error, not SIGBUS, and leaves
+	 * the old file in place */
+	struct rlimit old_lim;
+	REQUIRE(getrlimit(RLIMIT_FSIZE, &old_lim) == 0);
+	void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
+	rb_gguf_writer *big = rb_gguf_writer_create();
+	REQUIRE(big);
+	const int64_t ne_big[1] = {1 << 20};
+	CHECK_EQ_INT(rb_gguf_add_tensor(big, "big", RB_TYPE_I8, 1, ne_big, NULL), RB_OK);
+	struct rlimit lim = old_lim;
+	lim.rlim_cur = 64 * 1024;
+	REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	fc.calls = 0;
+	const int big_rc = rb_gguf_write_file(big, path, fill_pattern, &fc, &err);
+	REQUIRE(setrlimit(RLIMIT_FSIZE, &old_lim) == 0);
+	signal(SIGXFSZ, old_sig);
+	CHECK_EQ_INT(big_rc, RB_E_IO);
+	CHECKF(strstr(err.msg, "model.gguf.tmp: cannot allocate"), "%s", err.msg);
+	CHECK_EQ_INT(fc.calls, 0);
+	CHECK(access(tmp, F_OK) != 0);
+	CHECK_EQ_INT(rb_gguf_open(path, &g, &err), RB_OK);
+	if (g) {
+		CHECK(rb_gguf_find_tensor(g, "q") != NULL);
+		rb_gguf_close(g);
+	}
+	rb_gguf_writer_free(big);
+
 	/* unwritable destination */
 	char bad[300];
 	snprintf(bad, sizeof(bad), "%s/no/such/dir/m.gguf", dir);
@@ -620,6 +658,44 @@ static void test_writer_rejects(void)
 	rb_gguf_writer_free(w);
 }
 
+/* print_info escapes what a hostile file could use against a terminal. */
+static void test_print_escapes(void)
+{
+	rb_gguf_writer *w = rb_gguf_writer_create();
+	REQUIRE(w);
+	CHECK_EQ_INT(rb_gguf_set_str(w, "evil\x1b[2J.key", "line\nbreak \x1b]0;title\x07 \xff\xfe end"),
+		     RB_OK);
+	char long_value[300];
+	memset(long_value, 'v', sizeof(long_value) - 1);
+	long_value[sizeof(long_value) - 1] = '\0';
+	CHECK_EQ_INT(rb_gguf_set_str(w, "long", long_value), RB_OK);
+	const int64_t ne[1] = {4};
+	const float zero[4] = {0};
+	CHECK_EQ_INT(rb_gguf_add_tensor(w, "t\x1b[31m", RB_TYPE_F32, 1, ne, zero), RB_OK);
+	void *buf;
+	size_t n;
+	rb_err err;
+	CHECK_EQ_INT(rb_gguf_write_memory(w, &buf, &n, NULL, NULL, &err), RB_OK);
+	rb_gguf_writer_free(w);
+	rb_gguf *g = parse_mem(buf, n);
+	REQUIRE(g);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	REQUIRE(f);
+	CHECK_EQ_INT(rb_gguf_print_info(g, f, 4), RB_OK);
+	fclose(f);
+	CHECK(memchr(text, 0x1b, len) == NULL && memchr(text, 0x07, len) == NULL &&
+	      memchr(text, 0xff, len) == NULL);
+	CHECK(strstr(text, "evil\\x1b[2J.key") != NULL);
+	CHECK(strstr(text, "\"line\\nbreak \\x1b]0;title\\x07 \\xff\\xfe end\"") != NULL);
+	CHECK(strstr(text, "t\\x1b[31m") != NULL);
+	CHECK(strstr(text, "vvv\"... (299 bytes)") != NULL);
+	free(text);
+	rb_gguf_close(g);
+	free(buf);
+}
+
 int main(void)
 {
 	test_all_values();
@@ -628,5 +704,6 @@ int main(void)
 	test_write_file();
 	test_getters();
 	test_writer_rejects();
+	test_print_escapes();
 	return rb_test_finish();
 }

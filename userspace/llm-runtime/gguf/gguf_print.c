@@ -11,13 +11,15 @@
 /* Longest string value printed in full; longer ones are cut with a note. */
 #define MAX_STR_SHOWN 96
 
-/* Quoted string with C-like escapes, so control bytes, quotes and invalid
- * UTF-8 cannot garble the terminal. */
-static void print_str(FILE *out, rb_gguf_str s)
+/* Up to max bytes of s with C-like escapes, so control bytes (terminal
+ * escape sequences in a hostile file), quotes and invalid UTF-8 cannot
+ * garble the output. Returns the number of columns printed (a multi-byte
+ * character counts as one). */
+static int print_escaped(FILE *out, rb_gguf_str s, uint64_t max)
 {
 	const uint8_t *p = (const uint8_t *)s.data;
-	const uint64_t n = s.len > MAX_STR_SHOWN ? MAX_STR_SHOWN : s.len;
-	fputc('"', out);
+	const uint64_t n = s.len > max ? max : s.len;
+	int cols = 0;
 	uint64_t i = 0;
 	while (i < n) {
 		const uint8_t c = p[i];
@@ -26,23 +28,38 @@ static void print_str(FILE *out, rb_gguf_str s)
 			/* a valid multi-byte sequence goes out as is */
 			fwrite(p + i, 1, seq, out);
 			i += seq;
+			cols++;
 			continue;
 		}
 		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
+			cols += fprintf(out, "\\%c", c);
 		else if (c == '\n')
-			fputs("\\n", out);
+			cols += fprintf(out, "\\n");
 		else if (c == '\t')
-			fputs("\\t", out);
+			cols += fprintf(out, "\\t");
 		else if (c < 0x20 || c >= 0x7f)
-			fprintf(out, "\\x%02x", c);
+			cols += fprintf(out, "\\x%02x", c);
 		else
-			fputc(c, out);
+			cols += fputc(c, out) != EOF;
 		i++;
 	}
+	return cols;
+}
+
+static void print_str(FILE *out, rb_gguf_str s)
+{
 	fputc('"', out);
-	if (s.len > n)
+	print_escaped(out, s, MAX_STR_SHOWN);
+	fputc('"', out);
+	if (s.len > MAX_STR_SHOWN)
 		fprintf(out, "... (%" PRIu64 " bytes)", s.len);
+}
+
+/* A key or tensor name, escaped, padded to width columns. */
+static void print_name(FILE *out, rb_gguf_str s, int width)
+{
+	for (int cols = print_escaped(out, s, UINT64_MAX); cols < width; cols++)
+		fputc(' ', out);
 }
 
 static void print_scalar(FILE *out, const rb_gguf_value *v)
@@ -121,7 +138,9 @@ int rb_gguf_print_info(const rb_gguf *g, FILE *out, unsigned max_array_items)
 				 rb_gguf_vtype_name(kv->value.v.arr.type), kv->value.v.arr.n);
 		else
 			snprintf(type, sizeof(type), "%s", rb_gguf_vtype_name(kv->value.type));
-		fprintf(out, "  %-*.*s  %-16s  ", key_w, (int)kv->key.len, kv->key.data, type);
+		fputs("  ", out);
+		print_name(out, kv->key, key_w);
+		fprintf(out, "  %-16s  ", type);
 		if (kv->value.type == RB_GGUF_ARRAY)
 			print_array(out, &kv->value.v.arr, max_array_items);
 		else
@@ -140,8 +159,9 @@ int rb_gguf_print_info(const rb_gguf *g, FILE *out, unsigned max_array_items)
 	uint64_t total_bytes = 0, total_elems = 0;
 	for (uint64_t i = 0; i < g->n_tensors; i++) {
 		const rb_gguf_tensor *t = &g->tensors[i];
-		fprintf(out, "  %5" PRIu64 "  %-*.*s  %-6s  ", i, name_w, (int)t->name.len,
-			t->name.data, rb_type_name(t->type));
+		fprintf(out, "  %5" PRIu64 "  ", i);
+		print_name(out, t->name, name_w);
+		fprintf(out, "  %-6s  ", rb_type_name(t->type));
 		print_shape(out, t);
 		fprintf(out, "  %12" PRIu64 "  %12" PRIu64 "\n", t->offset, t->nbytes);
 		uint64_t nel = 1;

@@ -287,6 +287,22 @@ int rb_gguf_set_kv(rb_gguf_writer *w, const rb_gguf_kv *src)
 	return rc;
 }
 
+int rb_gguf_copy_kvs(rb_gguf_writer *w, const rb_gguf *g, const char *prefix)
+{
+	if (!w || !g)
+		return RB_E_INVALID;
+	const size_t plen = prefix ? strlen(prefix) : 0;
+	for (uint64_t i = 0; i < g->n_kv; i++) {
+		const rb_gguf_str k = g->kv[i].key;
+		if (k.len < plen || (plen && memcmp(k.data, prefix, plen) != 0))
+			continue;
+		const int rc = rb_gguf_set_kv(w, &g->kv[i]);
+		if (rc)
+			return rc;
+	}
+	return RB_OK;
+}
+
 int rb_gguf_set_alignment(rb_gguf_writer *w, uint32_t alignment)
 {
 	if (!rb_gguf_is_pow2(alignment))
