@@ -99,16 +99,26 @@ static const char *ftype_name(const rb_gguf *g)
 	}
 }
 
+/* Engineering-style count: 1.54 B, 292.6 K... */
+static void fmt_count(char *buf, size_t n, double v, const char *const units[4])
+{
+	int u = 0;
+	while (u < 3 && v >= 1000.0) {
+		v /= 1000.0;
+		u++;
+	}
+	snprintf(buf, n, "%.2f %s", v, units[u]);
+}
+
+/* "qwen2 1.5B Q4_K - Medium", like llama-bench's model column. */
 static void model_label(const rb_model *m, char *buf, size_t n)
 {
 	const double p = (double)rb_model_n_params(m);
-	char size[16];
-	if (p >= 1e9)
-		snprintf(size, sizeof(size), "%.1fB", p / 1e9);
-	else
-		snprintf(size, sizeof(size), "%.0fM", p / 1e6);
-	snprintf(buf, n, "%s %s %s", rb_arch_name(rb_model_get_hparams(m)->arch), size,
-		 ftype_name(rb_model_get_gguf(m)));
+	const char *unit = p >= 1e9 ? "B" : p >= 1e6 ? "M" : "K";
+	const double v = p >= 1e9 ? p / 1e9 : p >= 1e6 ? p / 1e6 : p / 1e3;
+	const char *ft = ftype_name(rb_model_get_gguf(m));
+	snprintf(buf, n, "%s %.1f%s%s%s", rb_arch_name(rb_model_get_hparams(m)->arch), v, unit,
+		 strcmp(ft, "?") ? " " : "", strcmp(ft, "?") ? ft : "");
 }
 
 static void stats(struct result *r, int64_t reps)
@@ -146,21 +156,28 @@ static void print_table_header(void)
 {
 	printf("| %-30s | %10s | %10s | %-7s | %7s | %-5s | %8s | %20s |\n", "model", "size",
 	       "params", "backend", "threads", "kv", "test", "t/s");
-	printf("| %.30s | %.10s: | %.10s: | %.7s | %.7s: | %.5s | %.8s: | %.20s: |\n",
-	       "-------------------------------", "----------", "----------", "-------",
-	       "-------", "-----", "--------", "--------------------");
+	/* delimiter row: dashes as wide as the cells, ':' marks right alignment */
+	printf("| %.30s | %.9s: | %.9s: | %.7s | %.6s: | %.5s | %.7s: | %.19s: |\n",
+	       "------------------------------", "---------", "---------", "-------", "------",
+	       "-----", "-------", "-------------------");
 }
 
 static void print_row(const char *label, const rb_model *m, const struct cli_opts *o, int nt,
 		      const struct result *r)
 {
-	char test[24], ts[40];
+	static const char *const params_units[4] = {"", "K", "M", "B"};
+	char test[24], ts[40], size[24], params[24];
 	snprintf(test, sizeof(test), "%s%lld", r->kind, (long long)r->n);
 	snprintf(ts, sizeof(ts), "%.2f ± %.2f", r->mean, r->sd);
-	printf("| %-30s | %6.2f GiB | %8.2f B | %-7s | %7d | %-5s | %8s | %21s |\n", label,
-	       (double)rb_model_size_bytes(m) / (1024.0 * 1024.0 * 1024.0),
-	       (double)rb_model_n_params(m) / 1e9, o->backend, nt, rb_type_name(o->kv_type), test,
-	       ts);
+	const double bytes = (double)rb_model_size_bytes(m);
+	if (bytes >= 1024.0 * 1024.0 * 1024.0)
+		snprintf(size, sizeof(size), "%.2f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+	else
+		snprintf(size, sizeof(size), "%.2f MiB", bytes / (1024.0 * 1024.0));
+	fmt_count(params, sizeof(params), (double)rb_model_n_params(m), params_units);
+	/* "±" is two bytes in UTF-8: one more byte of width keeps the column */
+	printf("| %-30s | %10s | %10s | %-7s | %7d | %-5s | %8s | %21s |\n", label, size, params,
+	       o->backend, nt, rb_type_name(o->kv_type), test, ts);
 	fflush(stdout);
 }
 
