@@ -62,6 +62,13 @@ struct npu_gemm_plan {
 	npu_sim_config cost;
 };
 
+/* Resident weights (gemm_run.c): one BO per context with its N-slice. */
+struct npu_gemm_weights {
+	struct npu_gemm_ctx *ctx;
+	gemm_layout layout;
+	npu_bo w[NPU_GEMM_MAX_CORES];
+};
+
 int gemm_layout_init(gemm_layout *l, npu_gemm_type type, uint32_t k, uint32_t n, uint32_t cores,
 		     uint32_t max_k, rb_err *err);
 /* Plan m rows over a layout. */
