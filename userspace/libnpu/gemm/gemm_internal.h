@@ -44,6 +44,7 @@ typedef struct gemm_task {
 	uint64_t a_off, w_off, c_off; /* byte offsets in the core's A / W / C buffers */
 	uint32_t rc_first;     /* first entry in the core's regcmd buffer */
 	uint64_t in_bytes, weight_bytes, out_bytes, macs, cycles;
+	uint64_t compute_cycles, dma_cycles;
 } gemm_task;
 
 struct npu_gemm_plan {
