@@ -188,7 +188,12 @@ static void link_name(const probe *p, const char *path, char *out, size_t len)
 		return;
 	target[n] = 0;
 	slash = strrchr(target, '/');
-	snprintf(out, len, "%s", slash ? slash + 1 : target);
+	slash = slash ? slash + 1 : target;
+	n = (ssize_t)strlen(slash);
+	if ((size_t)n >= len)
+		n = (ssize_t)len - 1;
+	memcpy(out, slash, (size_t)n);
+	out[n] = 0;
 }
 
 static void audit_driver(probe *p)

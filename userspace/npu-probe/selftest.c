@@ -116,7 +116,7 @@ static void run_case(npu_gemm_ctx *ctx, const struct shape *s, probe_selftest_ca
 	fill(s, b, (size_t)s->n * s->k, seed);
 	if (npu_gemm_weights_create(ctx, s->type, s->n, s->k, b, s->k, &w, &err) ||
 	    npu_gemm_run(ctx, w, s->m, a, s->k, c, s->n, &err)) {
-		snprintf(r->error, sizeof(r->error), "%s", err.msg);
+		snprintf(r->error, sizeof(r->error), "%.250s", err.msg);
 		goto out;
 	}
 	compare(s, a, b, c, r);
@@ -216,7 +216,7 @@ void probe_selftest_run(probe *p, const probe_selftest_opts *o)
 	}
 	snprintf(st->device, sizeof(st->device), "%s, %u contexts", npu_device_name(devs[0]), ndev);
 	if (npu_gemm_ctx_create(devs, ndev, &ctx, &err)) {
-		snprintf(st->skipped, sizeof(st->skipped), "GEMM context: %s", err.msg);
+		snprintf(st->skipped, sizeof(st->skipped), "GEMM context: %.200s", err.msg);
 		goto out;
 	}
 	st->ran = true;
