@@ -4,7 +4,9 @@
  * For every type: RMSE / std and max |error| / std of quantize -> dequantize
  * on Gaussian data, and throughput (M elements / s) of quantization (one
  * thread and rb_quantize_rows with -t threads), dequantization and the scalar
- * vec_dot. Numbers, not pass/fail: compare ratios within one run. */
+ * vec_dot. Numbers, not pass/fail: compare ratios within one run. The last
+ * column is a hash of the quantized bytes: equal on two machines means the
+ * quantizers made bit-identical files there (e.g. x86-64 vs aarch64). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -41,6 +43,15 @@ static float gauss(uint64_t *s)
 	const double u1 = ((double)(rng_next(s) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
 	const double u2 = (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
 	return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+/* FNV-1a, 32 bit. */
+static uint32_t hash_bytes(const uint8_t *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
 }
 
 static void usage(FILE *f)
@@ -98,8 +109,8 @@ int main(int argc, char **argv)
 	printf("Gaussian data, %" PRId64 " elements, std %.4f; rows of %" PRId64
 	       ", %d threads for rows\n",
 	       n, std, row, threads);
-	printf("%-6s %6s %10s %10s %12s %12s %12s %12s\n", "type", "bits", "rmse/std",
-	       "max/std", "quant 1t", "quant rows", "dequant", "vec_dot");
+	printf("%-6s %6s %10s %10s %12s %12s %12s %12s %9s\n", "type", "bits", "rmse/std",
+	       "max/std", "quant 1t", "quant rows", "dequant", "vec_dot", "hash");
 	printf("%-6s %6s %10s %10s %12s %12s %12s %12s\n", "", "", "", "", "Melem/s", "Melem/s",
 	       "Melem/s", "Melem/s");
 	for (size_t k = 0; k < sizeof(k_types) / sizeof(k_types[0]); k++) {
@@ -139,10 +150,10 @@ int main(int argc, char **argv)
 				fprintf(stderr, "bench_quant: %s dot not finite\n", t->name);
 		}
 		const double bits = 8.0 * (double)t->type_size / t->block_size;
-		printf("%-6s %6.3f %10.5f %10.4f %12.1f %12.1f %12.1f %12.1f\n", t->name, bits,
+		printf("%-6s %6.3f %10.5f %10.4f %12.1f %12.1f %12.1f %12.1f  %08x\n", t->name, bits,
 		       sqrt(se / (double)n) / std, emax / std, 1e-6 * (double)n / t_q,
 		       1e-6 * (double)n / t_rows, 1e-6 * (double)n / t_dq,
-		       1e-6 * (double)n / t_dot);
+		       1e-6 * (double)n / t_dot, hash_bytes(q, rb_row_size(type, n)));
 	}
 	free(x);
 	free(y);

@@ -120,7 +120,8 @@ static void test_q8(void)
 		rb_block_q8_k bk;
 		b0.d = b1.d = qt_rand_f16(&s, -14, 15, 1);
 		b1.s = 0x3c00; /* not used by dequantization */
-		bk.d = (float)ldexp(1.0 + (double)(rb_test_rand_u64(&s) % 1000) / 1000, qt_rand_int(&s, -60, 60));
+		const double mant = 1.0 + (double)(rb_test_rand_u64(&s) % 1000) / 1000;
+		bk.d = (float)ldexp(mant, qt_rand_int(&s, -60, 60));
 		double w0[256], wk[256], mag[256];
 		for (int e = 0; e < 256; e++) {
 			const int v = qt_rand_int(&s, -128, 127);

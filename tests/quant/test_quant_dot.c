@@ -163,8 +163,9 @@ static void test_dot_random_bits(void)
 			for (int64_t b = 0; b < n / rb_type_block_size(yt); b++) {
 				if (yt == RB_TYPE_Q8_K) {
 					rb_block_q8_k *y = (rb_block_q8_k *)g_yq + b;
-					y->d = ldexpf(1.0f + (float)(rb_test_rand_u64(&s) % 100) / 100,
-						      qt_rand_int(&s, -30, 30));
+					const float mant =
+						1.0f + (float)(rb_test_rand_u64(&s) % 100) / 100;
+					y->d = ldexpf(mant, qt_rand_int(&s, -30, 30));
 					for (int g = 0; g < 16; g++) {
 						int sum = 0;
 						for (int i = 0; i < 16; i++)
@@ -179,7 +180,8 @@ static void test_dot_random_bits(void)
 						int sum = 0;
 						for (int i = 0; i < 32; i++)
 							sum += y1->qs[i];
-						y1->s = rb_f32_to_f16(rb_f16_to_f32(y1->d) * (float)sum);
+						const float dv = rb_f16_to_f32(y1->d);
+						y1->s = rb_f32_to_f16(dv * (float)sum);
 					} else {
 						y0->d &= 0xbfff;
 					}

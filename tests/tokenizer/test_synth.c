@@ -256,8 +256,16 @@ static void test_spm_vs_naive(void)
 		for (int k = 0; k < 60; k++) {
 			char s[MAX_STR] = "";
 			int len = 2 + (int)(rb_test_rand_u64(&seed) % 4);
-			for (int i = 0; i < len; i++)
-				strcat(s, alpha[rb_test_rand_u64(&seed) % 5]);
+			/* odd vocabularies: U+2581 only in a leading run, which lets
+			 * the encoder merge word by word; even ones: anywhere */
+			bool word_pieces = vi % 2, leading = true;
+			for (int i = 0; i < len; i++) {
+				size_t pick = rb_test_rand_u64(&seed) % 5;
+				if (word_pieces && pick == 0 && !leading)
+					pick = 1 + rb_test_rand_u64(&seed) % 4;
+				leading = leading && pick == 0;
+				strcat(s, alpha[pick]);
+			}
 			if (vocab_find(v, s) < 0)
 				vocab_add(v, s, RB_TOKEN_NORMAL, -(float)(rb_test_rand_u64(&seed) % 8));
 		}
@@ -371,8 +379,103 @@ static void test_errors(void)
 	free(v);
 }
 
+/* ---- mutation fuzzing of the metadata a tokenizer is built from -------- */
+
+static void *vocab_file(const struct vocab *v, const char *model, bool merges, size_t *size)
+{
+	rb_gguf_writer *w = rb_gguf_writer_create();
+	REQUIRE(w);
+	const char *texts[MAX_TOK], *mtexts[MAX_TOK];
+	for (int i = 0; i < v->n; i++)
+		texts[i] = v->text[i];
+	for (int i = 0; i < v->n_merges; i++)
+		mtexts[i] = v->merges[i];
+	rb_gguf_set_str(w, "tokenizer.ggml.model", model);
+	rb_gguf_set_str(w, "tokenizer.ggml.pre", "qwen2");
+	rb_gguf_set_arr_str(w, "tokenizer.ggml.tokens", texts, (uint64_t)v->n);
+	rb_gguf_set_arr(w, "tokenizer.ggml.token_type", RB_GGUF_INT32, v->type, (uint64_t)v->n);
+	rb_gguf_set_arr(w, "tokenizer.ggml.scores", RB_GGUF_FLOAT32, v->score, (uint64_t)v->n);
+	rb_gguf_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
+	rb_gguf_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
+	rb_gguf_set_str(w, "tokenizer.chat_template", "<|im_start|>");
+	if (merges)
+		rb_gguf_set_arr_str(w, "tokenizer.ggml.merges", mtexts, (uint64_t)v->n_merges);
+	void *data;
+	rb_err err = { 0 };
+	REQUIRE(rb_gguf_write_memory(w, &data, size, NULL, NULL, &err) == RB_OK);
+	rb_gguf_writer_free(w);
+	return data;
+}
+
+static void fuzz_one(const uint8_t *orig, size_t size, uint64_t *seed, int *built)
+{
+	uint8_t *buf = malloc(size);
+	REQUIRE(buf);
+	memcpy(buf, orig, size);
+	int flips = 1 + (int)(rb_test_rand_u64(seed) % 4);
+	for (int i = 0; i < flips; i++) {
+		uint64_t r = rb_test_rand_u64(seed);
+		/* mostly small changes (types, lengths, ids), sometimes any byte */
+		buf[r % size] = (r >> 40) & 1 ? (uint8_t)(r >> 48) : (uint8_t)(buf[r % size] ^ (1u << ((r >> 32) % 8)));
+	}
+	rb_gguf *g;
+	rb_err err = { 0 };
+	if (rb_gguf_open_memory(buf, size, &g, &err) == RB_OK) {
+		rb_tokenizer *tok = NULL;
+		int rc = rb_tokenizer_from_gguf(g, NULL, &tok, &err);
+		CHECK((rc == RB_OK) == (tok != NULL));
+		CHECK(rc == RB_OK || err.msg[0]);
+		rb_gguf_close(g);
+		if (tok) {
+			(*built)++;
+			char text[64];
+			for (size_t k = 0; k < sizeof(text); k++)
+				text[k] = "ab cd\n<|>\xe2\x96\x81\xff"[rb_test_rand_u64(seed) % 13];
+			rb_tokens t = { 0 };
+			if (rb_tokenizer_encode(tok, text, sizeof(text), RB_TOK_PARSE_SPECIAL | RB_TOK_ADD_SPECIAL, &t, &err) == RB_OK) {
+				char *out;
+				size_t len;
+				CHECK(rb_tokenizer_decode(tok, t.ids, t.n, RB_DECODE_SPECIAL, &out, &len, &err) == RB_OK);
+				free(out);
+			}
+			rb_tokens_free(&t);
+			rb_tokenizer_free(tok);
+		}
+	}
+	free(buf);
+}
+
+static void test_fuzz_metadata(void)
+{
+	struct vocab *v = calloc(1, sizeof(*v));
+	REQUIRE(v);
+	vocab_add(v, "<unk>", RB_TOKEN_UNKNOWN, 0);
+	vocab_add(v, "<s>", RB_TOKEN_CONTROL, 0);
+	vocab_add(v, "</s>", RB_TOKEN_CONTROL, 0);
+	const char *pieces[] = { "a", "b", "c", "d", "ab", "cd", "abcd", SP, SP "a", "<0x61>", "<|x|>" };
+	for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++)
+		vocab_add(v, pieces[i], i == 9 ? RB_TOKEN_BYTE : i == 10 ? RB_TOKEN_USER_DEFINED : RB_TOKEN_NORMAL,
+			  -(float)i);
+	const char *merges[] = { "a b", "c d", "ab cd", SP " a" };
+	for (size_t i = 0; i < 4; i++)
+		snprintf(v->merges[v->n_merges++], sizeof(v->merges[0]), "%s", merges[i]);
+	uint64_t seed = 77;
+	int iters = rb_test_quick() ? 400 : 4000, built = 0;
+	for (int m = 0; m < 2; m++) {
+		size_t size;
+		uint8_t *file = vocab_file(v, m ? "llama" : "gpt2", m == 0, &size);
+		for (int i = 0; i < iters; i++)
+			fuzz_one(file, size, &seed, &built);
+		free(file);
+	}
+	CHECK(built > iters / 20); /* enough mutated files still load to reach encode */
+	printf("metadata fuzz: %d of %d mutated files built a tokenizer\n", built, 2 * iters);
+	free(v);
+}
+
 int main(void)
 {
+	test_fuzz_metadata();
 	test_bpe_vs_naive();
 	test_spm_vs_naive();
 	test_errors();

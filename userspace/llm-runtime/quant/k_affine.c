@@ -97,12 +97,13 @@ static double choose_sub_scales(struct k_affine *k, const float *x, const float 
 		 * collapse to -dmin * m, and m = 0 may be the better constant */
 		if (k->d == 0 && mns[0] != 0)
 			mns[nmn++] = 0;
+		const float *xj = x + SUB * j, *wj = w + SUB * j;
 		double best = INFINITY;
 		for (int a = 0; a < nsc; a++) {
 			for (int b = 0; b < nmn; b++) {
-				const float ds = k->d * (float)scs[a], dm = k->dmin * (float)mns[b];
-				const double err = sub_assign(x + SUB * j, w + SUB * j, ds, dm, k->qmax,
-							      tmp);
+				const float ds = k->d * (float)scs[a];
+				const float dm = k->dmin * (float)mns[b];
+				const double err = sub_assign(xj, wj, ds, dm, k->qmax, tmp);
 				if (err < best) {
 					best = err;
 					k->sc[j] = (uint8_t)scs[a];
@@ -182,13 +183,7 @@ static void quantize_k_affine(const float *src, int qmax, struct k_affine *k)
 		struct k_affine t = *k;
 		if (!refit_super(k, x, w, &t.d, &t.dmin))
 			break;
-		double e = assign_all(&t, x, w);
-		struct k_affine u = t;
-		const double e2 = choose_sub_scales(&u, x, w, s, m);
-		if (e2 < e) {
-			t = u;
-			e = e2;
-		}
+		const double e = assign_all(&t, x, w);
 		if (!(e < err))
 			break;
 		*k = t;

@@ -102,13 +102,7 @@ static void quantize_q6_block(const float *src, struct k_sym *k)
 			break;
 		struct k_sym t = *k;
 		t.d = rb_q_f16_round((float)(num / den));
-		double e = assign_all(&t, x, w);
-		struct k_sym u = t;
-		const double e2 = choose_sub_scales(&u, x, w, s);
-		if (e2 < e) {
-			t = u;
-			e = e2;
-		}
+		const double e = assign_all(&t, x, w);
 		if (!(e < err))
 			break;
 		*k = t;

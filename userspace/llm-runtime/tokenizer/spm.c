@@ -19,9 +19,29 @@
 static const char SPACE_MARK[] = "\xe2\x96\x81"; /* U+2581 LOWER ONE EIGHTH BLOCK */
 #define SPACE_MARK_LEN 3
 
+/* True if a mergeable piece has U+2581 somewhere after its leading run of
+ * U+2581: then a piece could span "x|▁" and the text cannot be cut there. */
+static bool piece_spans_words(const char *t, size_t n)
+{
+	size_t i = 0;
+	while (i + SPACE_MARK_LEN <= n && memcmp(t + i, SPACE_MARK, SPACE_MARK_LEN) == 0)
+		i += SPACE_MARK_LEN;
+	for (; i + SPACE_MARK_LEN <= n; i++)
+		if (memcmp(t + i, SPACE_MARK, SPACE_MARK_LEN) == 0)
+			return true;
+	return false;
+}
+
 int rb_spm_build(rb_tokenizer *tok, rb_err *err)
 {
 	(void)err;
+	tok->spm_word_split = true;
+	for (int32_t i = 0; i < tok->n_vocab; i++) {
+		uint8_t t = tok->type[i];
+		if ((t == RB_TOKEN_NORMAL || t == RB_TOKEN_USER_DEFINED) &&
+		    piece_spans_words(tok->text[i], tok->text_len[i]))
+			tok->spm_word_split = false;
+	}
 	for (unsigned b = 0; b < 256; b++) {
 		char name[8];
 		snprintf(name, sizeof(name), "<0x%02X>", b);
@@ -152,9 +172,16 @@ static char *escape(const char *text, size_t len, bool add_prefix, size_t *out_l
 	return s;
 }
 
-static int spm_merge_all(struct spm_work *w, size_t n_sym, rb_tokens *out, rb_err *err)
+/* Merge symbols [first, first + n_sym) as one sequence and emit them. */
+static int spm_merge_all(struct spm_work *w, size_t first, size_t n_sym, rb_tokens *out,
+			 rb_err *err)
 {
-	for (size_t i = 0; i + 1 < n_sym; i++)
+	for (size_t i = 0; i < n_sym; i++) {
+		w->prev[first + i] = i ? (int32_t)(first + i) - 1 : -1;
+		w->next[first + i] = i + 1 < n_sym ? (int32_t)(first + i) + 1 : -1;
+	}
+	w->heap_n = 0;
+	for (size_t i = first; i + 1 < first + n_sym; i++)
 		try_pair(w, (int32_t)i, (int32_t)i + 1);
 	while (w->heap_n) {
 		struct spm_cand c = heap_pop(w);
@@ -170,7 +197,7 @@ static int spm_merge_all(struct spm_work *w, size_t n_sym, rb_tokens *out, rb_er
 		try_pair(w, w->prev[c.left], (int32_t)c.left);
 		try_pair(w, (int32_t)c.left, after);
 	}
-	for (int32_t i = n_sym ? 0 : -1; i >= 0; i = w->next[i]) {
+	for (int32_t i = n_sym ? (int32_t)first : -1; i >= 0; i = w->next[i]) {
 		int rc = emit_symbol(w, i, out, err);
 		if (rc)
 			return rc;
@@ -197,17 +224,25 @@ int rb_spm_encode(const rb_tokenizer *tok, const char *text, size_t len, bool ad
 	if (!w.start || !w.len || !w.prev || !w.next || !w.heap) {
 		rc = rb_err_set(err, RB_E_NOMEM, "out of memory for %zu bytes of text", len);
 	} else {
-		size_t n_sym = 0;
-		for (size_t off = 0; off < n; n_sym++) {
+		/* Merging word by word gives the same result when no piece can
+		 * span a "x|▁" boundary, and keeps the heap small and in cache. */
+		size_t n_sym = 0, word = 0;
+		bool prev_mark = true;
+		for (size_t off = 0; off < n && !rc; n_sym++) {
 			uint32_t cp;
 			size_t k = rb_utf8_decode((const uint8_t *)s + off, n - off, &cp);
+			bool mark = cp == 0x2581;
+			if (tok->spm_word_split && mark && !prev_mark && n_sym > word) {
+				rc = spm_merge_all(&w, word, n_sym - word, out, err);
+				word = n_sym;
+			}
+			prev_mark = mark;
 			w.start[n_sym] = (uint32_t)off;
 			w.len[n_sym] = (uint32_t)k;
-			w.prev[n_sym] = (int32_t)n_sym - 1;
-			w.next[n_sym] = off + k < n ? (int32_t)n_sym + 1 : -1;
 			off += k;
 		}
-		rc = spm_merge_all(&w, n_sym, out, err);
+		if (!rc)
+			rc = spm_merge_all(&w, word, n_sym - word, out, err);
 	}
 	free(w.start);
 	free(w.len);

@@ -50,6 +50,8 @@ struct rb_tokenizer {
 	bool add_bos, add_eos;
 	bool add_space_prefix; /* SPM dummy prefix */
 	bool ignore_merges;    /* BPE: a pre-token found whole in the vocabulary is kept */
+	bool spm_word_split;   /* SPM: no piece has U+2581 after another character, so
+				* merging can run word by word */
 	int32_t eog[8];
 	int n_eog;
 
