@@ -58,6 +58,9 @@ int npu_sim_mmio_write(npu_sim_core *core, const npu_sim_mem *mem, uint32_t offs
 uint32_t npu_sim_mmio_read(const npu_sim_core *core, uint32_t offset);
 
 const char *npu_sim_error(const npu_sim_core *core); /* "" when none */
+/* Non-fatal findings of the last task (non-strict mode accepts registers the
+ * task never wrote and entries the TRM forbids, and lists them here); "". */
+const char *npu_sim_warnings(const npu_sim_core *core);
 /* Cumulative since create/reset; last_task receives the most recent task. */
 void npu_sim_get_stats(const npu_sim_core *core, npu_sim_stats *total, npu_sim_stats *last_task);
 
@@ -65,6 +68,26 @@ void npu_sim_get_stats(const npu_sim_core *core, npu_sim_stats *total, npu_sim_s
  * PC takes after PC_OPERATION_ENABLE. For tests and replay. */
 int npu_sim_run_regcmd(npu_sim_core *core, const npu_sim_mem *mem, uint64_t regcmd_iova,
 		       uint32_t regcmd_count);
+
+/* Cycle model (docs/npu-programming.md "Cycle model"): one task costs
+ *   compute = output pixels * ceil(channels / 32) * ceil(kernels / G) * kernel area
+ *             (G = 32 for int8, 16 for fp16: one MAC-array step is 32 input
+ *             channels x G kernels = 1024 int8 / 512 fp16 MACs, TRM + facts §2.3)
+ *   dma     = dma_bytes * clock_hz / dram_bytes_per_s
+ *   cycles  = max(compute, dma) + task_overhead_cycles
+ * i.e. DMA and MACs overlap perfectly and the kick/IRQ round trip does not.
+ * The simulator uses it for every task it executes; the GEMM planner calls it
+ * with the same numbers to estimate plans without executing them. */
+typedef struct npu_sim_task_shape {
+	int precision;        /* enum npu_precision of the MAC array (INT8 or FP16) */
+	uint64_t pixels;      /* output pixels (width * height) */
+	uint32_t channels;    /* input channels as programmed (aligned) */
+	uint32_t kernels;     /* output channels computed */
+	uint32_t kernel_area; /* kernel width * height */
+	uint64_t dma_bytes;   /* everything the task reads and writes, regcmd included */
+} npu_sim_task_shape;
+
+uint64_t npu_sim_estimate_cycles(const npu_sim_config *cfg, const npu_sim_task_shape *t);
 
 #ifdef __cplusplus
 }
