@@ -116,7 +116,10 @@ static inline int gguf_check_accepted(const rb_gguf *g, FILE *sink, int rewrite)
 	}
 	if (sink && rb_gguf_print_info(g, sink, 8) != RB_OK)
 		bad++;
-	if (!rewrite)
+	/* A valid file may ask for any power-of-two alignment up to 2^31; its
+	 * faithful rewrite then pads to that much. Keep the harness's memory
+	 * small: rewrite only files with sane alignments. */
+	if (!rewrite || g->alignment > (1u << 20))
 		return bad;
 
 	rb_gguf_writer *w = rb_gguf_writer_create();
