@@ -70,6 +70,7 @@ typedef struct npu_gemm_task_info {
 	uint64_t in_bytes, weight_bytes, out_bytes, regcmd_bytes; /* DMA traffic */
 	uint64_t macs;              /* MACs the array executes (padded) */
 	uint64_t cycles;            /* npu_sim_estimate_cycles() of this task */
+	uint64_t compute_cycles, dma_cycles; /* its terms (npu_sim_estimate_cycle_parts) */
 } npu_gemm_task_info;
 
 typedef struct npu_gemm_plan_summary {
@@ -85,6 +86,7 @@ typedef struct npu_gemm_plan_summary {
 	uint64_t in_bytes, weight_bytes, out_bytes, regcmd_bytes; /* sums over tasks */
 	uint64_t weight_resident_bytes; /* packed B, all cores together */
 	uint64_t macs;              /* sum over tasks (padded) */
+	uint64_t compute_cycles, dma_cycles, overhead_cycles; /* cost terms summed over tasks */
 	uint64_t cycles;            /* critical path: the busiest core */
 	double clock_hz;
 	double seconds;             /* cycles / clock_hz */

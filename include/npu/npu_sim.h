@@ -23,6 +23,10 @@ typedef struct npu_sim_config {
 	double dram_bytes_per_s;     /* default 12e9 (per core share of LPDDR) */
 	uint32_t task_overhead_cycles; /* kick + regcmd fetch + IRQ round trip, default 20000 (20 us at 1 GHz) */
 	bool strict;                 /* refuse unmodelled field values (default true) */
+	/* DMA limit per NPU clock cycle (0 = none, the default): if the NPU's AXI
+	 * master moves e.g. 16 bytes per cycle of its own clock, DMA slows with
+	 * the clock. Its width and clock are unpublished (docs "Cycle model"). */
+	double dma_bytes_per_cycle;
 } npu_sim_config;
 
 void npu_sim_config_default(npu_sim_config *cfg);
@@ -73,7 +77,8 @@ int npu_sim_run_regcmd(npu_sim_core *core, const npu_sim_mem *mem, uint64_t regc
  *   compute = output pixels * ceil(channels / 32) * ceil(kernels / G) * kernel area
  *             (G = 32 for int8, 16 for fp16: one MAC-array step is 32 input
  *             channels x G kernels = 1024 int8 / 512 fp16 MACs, TRM + facts §2.3)
- *   dma     = dma_bytes * clock_hz / dram_bytes_per_s
+ *   dma     = dma_bytes * clock_hz / rate, rate = dram_bytes_per_s, or
+ *             dma_bytes_per_cycle * clock_hz when that is set and lower
  *   cycles  = max(compute, dma) + task_overhead_cycles
  * i.e. DMA and MACs overlap perfectly and the kick/IRQ round trip does not.
  * The simulator uses it for every task it executes; the GEMM planner calls it
@@ -88,6 +93,13 @@ typedef struct npu_sim_task_shape {
 } npu_sim_task_shape;
 
 uint64_t npu_sim_estimate_cycles(const npu_sim_config *cfg, const npu_sim_task_shape *t);
+
+/* The terms of the same estimate (total = max(compute, dma) + overhead). */
+typedef struct npu_sim_cycle_parts {
+	uint64_t compute, dma, overhead, total;
+} npu_sim_cycle_parts;
+void npu_sim_estimate_cycle_parts(const npu_sim_config *cfg, const npu_sim_task_shape *t,
+				  npu_sim_cycle_parts *parts);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
 #include "npu/npu_regcmd.h"
 #include "npu/npu_sim.h"
 #include "npu_test_mem.h"
+#include "gemm_ref.h"
 #include "npu_vectors.h"
 #include "rosenblatt/fp16.h"
 #include "test.h"
@@ -82,22 +83,11 @@ static long check_gemm(npu_gemm_type type, uint32_t m, uint32_t k, uint32_t n, u
 	uint8_t *c = malloc((size_t)m * n * ob);
 	REQUIRE(a && b && c);
 	memset(c, 0xA5, (size_t)m * n * ob); /* every element must be written */
-	for (size_t i = 0; i < (size_t)m * k; i++) {
-		if (type == NPU_GEMM_I8_I32)
-			a[i] = (uint8_t)rb_test_rand_u64(&seed);
-		else
-			((rb_f16 *)a)[i] = rb_f32_to_f16(rb_test_rand_f32(&seed));
-	}
-	for (size_t i = 0; i < (size_t)n * k; i++) {
-		if (type == NPU_GEMM_I8_I32)
-			b[i] = (uint8_t)rb_test_rand_u64(&seed);
-		else
-			((rb_f16 *)b)[i] = rb_f32_to_f16(rb_test_rand_f32(&seed));
-	}
+	gemm_ref_fill(type, (size_t)m * k, a, &seed);
+	gemm_ref_fill(type, (size_t)n * k, b, &seed);
 	sim_run st;
 	long bad = -1;
 	if (run_plan(p, a, b, c, &st) == 0) {
-		bad = 0;
 		npu_gemm_plan_summary s;
 		npu_gemm_plan_get_summary(p, &s);
 		/* The planner's accounting is what the simulator measured. */
@@ -106,46 +96,7 @@ static long check_gemm(npu_gemm_type type, uint32_t m, uint32_t k, uint32_t n, u
 		CHECK_EQ_INT(st.written, s.out_bytes);
 		CHECK_EQ_INT(st.read, s.in_bytes + s.weight_bytes + s.regcmd_bytes);
 		CHECK_EQ_INT(st.cycles, s.cycles);
-		for (uint32_t i = 0; i < m; i++)
-			for (uint32_t j = 0; j < n; j++) {
-				const size_t o = (size_t)i * n + j;
-				if (type == NPU_GEMM_I8_I32) {
-					int32_t ref = 0;
-					for (uint32_t x = 0; x < k; x++)
-						ref += (int8_t)a[(size_t)i * k + x] * (int8_t)b[(size_t)j * k + x];
-					int32_t got;
-					memcpy(&got, c + o * 4, 4);
-					if (got != ref && bad++ < 3)
-						fprintf(stderr, "%ux%ux%u C[%u][%u] = %d, expected %d\n", m, k, n,
-							i, j, got, ref);
-					continue;
-				}
-				double ref = 0, mag = 0;
-				for (uint32_t x = 0; x < k; x++) {
-					const double pr = (double)rb_f16_to_f32(((rb_f16 *)a)[(size_t)i * k + x]) *
-							  rb_f16_to_f32(((rb_f16 *)b)[(size_t)j * k + x]);
-					ref += pr;
-					mag += fabs(pr);
-				}
-				double got;
-				if (type == NPU_GEMM_F16_F32) {
-					float f;
-					memcpy(&f, c + o * 4, 4);
-					got = f;
-				} else {
-					rb_f16 h;
-					memcpy(&h, c + o * 2, 2);
-					got = rb_f16_to_f32(h);
-				}
-				/* Stated FP16 tolerance: 1e-5 of sum|a*b| (fp32 accumulation
-				 * and fp32 partial sums), plus half an fp16 ulp of the result
-				 * for fp16 output. */
-				const double tol = 1e-5 * mag + (type == NPU_GEMM_F16_F16
-								 ? fabs(ref) / 2048.0 + 6e-8 : 1e-30);
-				if (!(fabs(got - ref) <= tol) && bad++ < 3)
-					fprintf(stderr, "%ux%ux%u C[%u][%u] = %.8g, expected %.8g\n", m, k, n,
-						i, j, got, ref);
-			}
+		bad = gemm_ref_check(type, m, k, n, a, b, c);
 	}
 	CHECKF(bad == 0, "%s M=%u K=%u N=%u cores=%u: %ld wrong", npu_gemm_type_name(type), m, k, n,
 	       cores, bad);

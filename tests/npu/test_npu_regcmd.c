@@ -258,6 +258,43 @@ static void test_cli(void)
 	CHECK(strstr(out, "usage: npu-dis") != NULL);
 }
 
+/* Random and mutated input to the dump parser and the decoder: defined
+ * results, no crash (ASan). */
+static void test_fuzz(void)
+{
+	uint64_t seed = 99;
+	static const char alphabet[] = "0123456789abcdefABCDEFxX #/|,;:\n\t_-g";
+	const int iterations = rb_test_quick() ? 300 : 3000;
+	for (int it = 0; it < iterations; it++) {
+		char buf[512];
+		const size_t len = rb_test_rand_u64(&seed) % sizeof(buf);
+		const bool text = it & 1;
+		for (size_t i = 0; i < len; i++)
+			buf[i] = text ? alphabet[rb_test_rand_u64(&seed) % (sizeof(alphabet) - 1)]
+				      : (char)rb_test_rand_u64(&seed);
+		uint64_t *e = NULL;
+		char err[128] = "";
+		const long n = npu_rc_parse(buf, len, (int)(rb_test_rand_u64(&seed) % 3) - 1, &e, err,
+					    sizeof(err));
+		CHECK(n < 0 ? e == NULL && err[0] : e != NULL);
+		for (long i = 0; i < n; i++) {
+			npu_rc_entry d;
+			char line[1024];
+			npu_rc_decode(e[i], &d);
+			CHECK(npu_rc_format(&d, 0, line, sizeof(line)) > 0);
+		}
+		if (n > 0) {
+			FILE *null = fopen("/dev/null", "w");
+			REQUIRE(null);
+			npu_rc_disassemble(null, e, (size_t)n, 0);
+			fclose(null);
+			CHECK(npu_rc_diff(e, (size_t)n, vec_mtx_int8_64x256x128, VEC_MTX_ENTRIES, 0, NULL,
+					  NULL) >= 0);
+		}
+		free(e);
+	}
+}
+
 int main(void)
 {
 	test_round_trip();
@@ -266,5 +303,6 @@ int main(void)
 	test_parse();
 	test_diff();
 	test_cli();
+	test_fuzz();
 	return rb_test_finish();
 }

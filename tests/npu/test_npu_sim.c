@@ -460,6 +460,56 @@ static void test_persistence(void)
 	tmem_free(&t);
 }
 
+/* Mutations of a valid stream: whatever the simulator makes of them, it
+ * must return a defined status with a matching message, and never crash,
+ * hang or touch memory outside the mapped buffers (ASan). */
+static void test_fuzz(void)
+{
+	tmem t;
+	tmem_init(&t);
+	uint8_t *rc = tmem_add(&t, RC_IOVA, VEC_MTX_ENTRIES * 8 + 64);
+	REQUIRE(rc);
+	tmem_add(&t, VEC_MTX_A, 64 * 256);
+	tmem_add(&t, VEC_MTX_B, 128 * 256);
+	tmem_add(&t, VEC_MTX_C, 64 * 128 * 4);
+	npu_sim_core *core = npu_sim_core_create(0, NULL);
+	REQUIRE(core);
+	uint64_t seed = 7;
+	const int iterations = rb_test_quick() ? 400 : 4000;
+	int ok = 0, per_code[4] = { 0 };
+	for (int it = 0; it < iterations; it++) {
+		uint64_t s[VEC_MTX_ENTRIES];
+		memcpy(s, vec_mtx_int8_64x256x128, sizeof(s));
+		const int mutations = 1 + (int)(rb_test_rand_u64(&seed) % 4);
+		for (int k = 0; k < mutations; k++) {
+			const size_t i = rb_test_rand_u64(&seed) % VEC_MTX_ENTRIES;
+			const uint64_t r = rb_test_rand_u64(&seed);
+			switch (r % 5) {
+			case 0: s[i] ^= 1ull << (r >> 8) % 64; break;            /* one bit */
+			case 1: s[i] = (s[i] & ~0xffffffff0000ull) | ((r >> 3) & 0xffffffff0000ull); break;
+			case 2: s[i] = s[(r >> 8) % VEC_MTX_ENTRIES]; break;      /* duplicate */
+			case 3: s[i] = 0; break;                                  /* drop */
+			default: s[i] ^= 1ull << (16 + (r >> 8) % 32); break;    /* value bit */
+			}
+		}
+		memcpy(rc, s, sizeof(s));
+		if (it % 97 == 0)
+			npu_sim_core_reset(core);
+		const int ret = npu_sim_run_regcmd(core, &t.mem, RC_IOVA, VEC_MTX_ENTRIES);
+		const bool known = ret == 0 || ret == -EINVAL || ret == -EFAULT || ret == -ETIMEDOUT;
+		CHECKF(known, "iteration %d: status %d", it, ret);
+		CHECKF((ret == 0) == (npu_sim_error(core)[0] == 0), "iteration %d: status %d, error \"%s\"",
+		       it, ret, npu_sim_error(core));
+		ok += ret == 0;
+		per_code[ret == 0 ? 0 : ret == -EINVAL ? 1 : ret == -EFAULT ? 2 : 3]++;
+	}
+	printf("fuzz: %d runs: %d completed, %d refused, %d DMA faults, %d never completing\n",
+	       iterations, per_code[0], per_code[1], per_code[2], per_code[3]);
+	CHECK(ok > 0 && per_code[1] > 0);
+	npu_sim_core_destroy(core);
+	tmem_free(&t);
+}
+
 int main(void)
 {
 	test_mtx_int8_literal();
@@ -468,5 +518,6 @@ int main(void)
 	test_mesa_conv();
 	test_errors();
 	test_persistence();
+	test_fuzz();
 	return rb_test_finish();
 }

@@ -44,6 +44,7 @@ typedef struct gemm_task {
 	uint64_t a_off, w_off, c_off; /* byte offsets in the core's A / W / C buffers */
 	uint32_t rc_first;     /* first entry in the core's regcmd buffer */
 	uint64_t in_bytes, weight_bytes, out_bytes, macs, cycles;
+	uint64_t compute_cycles, dma_cycles;
 } gemm_task;
 
 struct npu_gemm_plan {
@@ -60,6 +61,13 @@ struct npu_gemm_plan {
 		uint64_t cycles;
 	} core[NPU_GEMM_MAX_CORES];
 	npu_sim_config cost;
+};
+
+/* Resident weights (gemm_run.c): one BO per context with its N-slice. */
+struct npu_gemm_weights {
+	struct npu_gemm_ctx *ctx;
+	gemm_layout layout;
+	npu_bo w[NPU_GEMM_MAX_CORES];
 };
 
 int gemm_layout_init(gemm_layout *l, npu_gemm_type type, uint32_t k, uint32_t n, uint32_t cores,

@@ -132,7 +132,11 @@ static void fill_task(npu_gemm_plan *p, gemm_task *t)
 		.kernel_area = 1,
 		.dma_bytes = t->in_bytes + t->weight_bytes + t->out_bytes + GEMM_TASK_ENTRIES * 8,
 	};
-	t->cycles = npu_sim_estimate_cycles(&p->cost, &shape);
+	npu_sim_cycle_parts parts;
+	npu_sim_estimate_cycle_parts(&p->cost, &shape, &parts);
+	t->cycles = parts.total;
+	t->compute_cycles = parts.compute;
+	t->dma_cycles = parts.dma;
 }
 
 int gemm_plan_from_layout(const gemm_layout *l, uint32_t m, const npu_sim_config *cost,
@@ -256,6 +260,8 @@ void npu_gemm_plan_get_task(const npu_gemm_plan *p, uint32_t i, npu_gemm_task_in
 	ti->regcmd_bytes = GEMM_TASK_ENTRIES * 8;
 	ti->macs = t->macs;
 	ti->cycles = t->cycles;
+	ti->compute_cycles = t->compute_cycles;
+	ti->dma_cycles = t->dma_cycles;
 }
 
 void npu_gemm_plan_get_summary(const npu_gemm_plan *p, npu_gemm_plan_summary *s)
@@ -288,6 +294,9 @@ void npu_gemm_plan_get_summary(const npu_gemm_plan *p, npu_gemm_plan_summary *s)
 		s->out_bytes += t->out_bytes;
 		s->regcmd_bytes += GEMM_TASK_ENTRIES * 8;
 		s->macs += t->macs;
+		s->compute_cycles += t->compute_cycles;
+		s->dma_cycles += t->dma_cycles;
+		s->overhead_cycles += p->cost.task_overhead_cycles;
 	}
 	s->clock_hz = p->cost.clock_hz;
 	s->seconds = s->clock_hz > 0 ? (double)s->cycles / s->clock_hz : 0;

@@ -513,7 +513,9 @@ static void store_out(const struct conv *v, uint8_t *dst, uint32_t ch, int64_t i
 	}
 }
 
-static int fetch_input(npu_sim_core *c, const npu_sim_mem *mem, const struct conv *v, void *dense)
+/* Map every input line first, then allocate the dense copy: a hostile
+ * stream cannot make the simulator allocate more than the memory it maps. */
+static int fetch_input(npu_sim_core *c, const npu_sim_mem *mem, const struct conv *v, void **out)
 {
 	const uint32_t surfaces = v->in_c / v->c2;
 	const size_t lines = (size_t)surfaces * v->in_h;
@@ -528,6 +530,11 @@ static int fetch_input(npu_sim_core *c, const npu_sim_mem *mem, const struct con
 			    "CNA_FEATURE_DATA_ADDR");
 	if (ret)
 		return ret;
+	const size_t esz = v->prec == NPU_PREC_INT8 ? 1 : sizeof(float);
+	void *dense = *out = sim_scratch(c, 0, (size_t)v->in_w * v->in_h * v->in_c * esz);
+	if (!dense)
+		return sim_fail(c, -ENOMEM, "out of memory for a %ux%ux%u input cube", v->in_w, v->in_h,
+				v->in_c);
 	for (uint32_t s = 0; s < surfaces; s++)
 		for (uint32_t h = 0; h < v->in_h; h++)
 			for (uint32_t w = 0; w < v->in_w; w++) {
@@ -547,11 +554,15 @@ static int fetch_input(npu_sim_core *c, const npu_sim_mem *mem, const struct con
 	return 0;
 }
 
-static int fetch_weights(npu_sim_core *c, const npu_sim_mem *mem, const struct conv *v, void *dense)
+static int fetch_weights(npu_sim_core *c, const npu_sim_mem *mem, const struct conv *v, void **out)
 {
 	const uint8_t *src = map_range(c, mem, v->weight_addr, v->weight_bytes, "CNA_DCOMP_ADDR0");
 	if (!src)
 		return -EFAULT;
+	const size_t esz = v->prec == NPU_PREC_INT8 ? 1 : sizeof(float);
+	void *dense = *out = sim_scratch(c, 1, (size_t)v->kernels * v->in_c * esz);
+	if (!dense)
+		return sim_fail(c, -ENOMEM, "out of memory for %u x %u weights", v->kernels, v->in_c);
 	for (uint32_t n = 0; n < v->kernels; n++)
 		for (uint32_t ch = 0; ch < v->in_c; ch++) {
 			const size_t off = weight_offset(v, n, ch);
@@ -569,15 +580,10 @@ static int fetch_weights(npu_sim_core *c, const npu_sim_mem *mem, const struct c
 static int execute(npu_sim_core *c, const npu_sim_mem *mem, const struct conv *v)
 {
 	const size_t pixels = (size_t)v->in_w * v->in_h;
-	const size_t esz = v->prec == NPU_PREC_INT8 ? 1 : sizeof(float);
-	void *in = sim_scratch(c, 0, pixels * v->in_c * esz);
-	void *wt = sim_scratch(c, 1, (size_t)v->kernels * v->in_c * esz);
-	if (!in || !wt)
-		return sim_fail(c, -ENOMEM, "out of memory for a %zux%u input / %ux%u weight cube",
-				pixels, v->in_c, v->kernels, v->in_c);
-	int ret = fetch_input(c, mem, v, in);
+	void *in = NULL, *wt = NULL;
+	int ret = fetch_input(c, mem, v, &in);
 	if (!ret)
-		ret = fetch_weights(c, mem, v, wt);
+		ret = fetch_weights(c, mem, v, &wt);
 	if (ret)
 		return ret;
 	const int32_t *bias = NULL;

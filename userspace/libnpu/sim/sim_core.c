@@ -12,6 +12,7 @@
 #include "sim_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ void npu_sim_config_default(npu_sim_config *cfg)
 	cfg->dram_bytes_per_s = 12e9;
 	cfg->task_overhead_cycles = 20000;
 	cfg->strict = true;
+	cfg->dma_bytes_per_cycle = 0;
 }
 
 int sim_fail(npu_sim_core *c, int code, const char *fmt, ...)
@@ -379,16 +381,26 @@ uint32_t npu_sim_mmio_read(const npu_sim_core *c, uint32_t offset)
 	}
 }
 
-uint64_t npu_sim_estimate_cycles(const npu_sim_config *cfg, const npu_sim_task_shape *t)
+void npu_sim_estimate_cycle_parts(const npu_sim_config *cfg, const npu_sim_task_shape *t,
+				  npu_sim_cycle_parts *parts)
 {
 	/* One MAC-array step: 32 input channels x 32 kernels (int8) or x 16
 	 * kernels (fp16); TRM 1024 int8 / 512 fp16 MACs per cycle. */
 	const uint64_t group = t->precision == NPU_PREC_INT8 ? 32 : 16;
 	const uint64_t area = t->kernel_area ? t->kernel_area : 1;
-	const uint64_t compute = t->pixels * ((t->channels + 31) / 32) * ((t->kernels + group - 1) / group) * area;
-	const double dma = cfg->dram_bytes_per_s > 0
-				   ? (double)t->dma_bytes * cfg->clock_hz / cfg->dram_bytes_per_s
-				   : 0.0;
-	const uint64_t dma_cycles = (uint64_t)(dma + 0.999999);
-	return (compute > dma_cycles ? compute : dma_cycles) + cfg->task_overhead_cycles;
+	parts->compute = t->pixels * ((t->channels + 31) / 32) * ((t->kernels + group - 1) / group) * area;
+	double rate = cfg->dram_bytes_per_s;
+	if (cfg->dma_bytes_per_cycle > 0 && cfg->dma_bytes_per_cycle * cfg->clock_hz < rate)
+		rate = cfg->dma_bytes_per_cycle * cfg->clock_hz;
+	const double dma = rate > 0 ? (double)t->dma_bytes * cfg->clock_hz / rate : 0.0;
+	parts->dma = (uint64_t)ceil(dma);
+	parts->overhead = cfg->task_overhead_cycles;
+	parts->total = (parts->compute > parts->dma ? parts->compute : parts->dma) + parts->overhead;
+}
+
+uint64_t npu_sim_estimate_cycles(const npu_sim_config *cfg, const npu_sim_task_shape *t)
+{
+	npu_sim_cycle_parts parts;
+	npu_sim_estimate_cycle_parts(cfg, t, &parts);
+	return parts.total;
 }
