@@ -85,37 +85,46 @@ static float load_out_f(const npu_gemm_plan *p, const uint8_t *cube, size_t idx)
 	return f;
 }
 
-/* Tasks of one core come in groups of k_slices sharing (tile, chunk). */
+/* Tasks of one core come in groups of k_slices sharing (tile, chunk). The
+ * loops walk each task cube in memory order (surface, row), so a row's
+ * C2 outputs are one contiguous read and one contiguous write. */
 void gemm_unpack_c(const npu_gemm_plan *p, uint32_t core, const void *src, void *c, size_t ldc)
 {
 	const gemm_layout *l = &p->layout;
 	const uint32_t ks = l->k_slices;
 	const uint32_t c2 = NPU_ATOM_BYTES / p->out_bpe;
+	const uint8_t *base = src;
 	for (uint32_t i = 0; i < p->core[core].count; i += ks) {
 		const gemm_task *t = &p->tasks[p->core[core].first + i];
 		const uint32_t rows = t->m0 + t->m <= p->m ? t->m : p->m - t->m0;
 		const uint32_t cols = t->n0 + t->n <= l->n ? t->n : l->n - t->n0;
-		for (uint32_t r = 0; r < rows; r++)
-			for (uint32_t j = 0; j < cols; j++) {
-				const size_t idx = ((size_t)(j / c2) * t->m + r) * c2 + j % c2;
-				const size_t out = (size_t)(t->m0 + r) * ldc + t->n0 + j;
+		for (uint32_t s0 = 0; s0 < cols; s0 += c2) {
+			const uint32_t jn = cols - s0 < c2 ? cols - s0 : c2;
+			for (uint32_t r = 0; r < rows; r++) {
+				const size_t idx = ((size_t)(s0 / c2) * t->m + r) * c2;
+				const size_t out = (size_t)(t->m0 + r) * ldc + t->n0 + s0;
 				if (l->type == NPU_GEMM_I8_I32) {
-					uint32_t acc = 0; /* int32 partials: exact modulo 2^32 */
-					for (uint32_t s = 0; s < ks; s++) {
-						int32_t v;
-						memcpy(&v, (const uint8_t *)src + t[s].c_off + idx * 4, 4);
-						acc += (uint32_t)v;
+					/* int32 partials: exact modulo 2^32 */
+					uint32_t acc[4] = { 0, 0, 0, 0 };
+					for (uint32_t sl = 0; sl < ks; sl++) {
+						uint32_t v[4];
+						memcpy(v, base + t[sl].c_off + idx * 4, sizeof(v));
+						for (uint32_t j = 0; j < 4; j++)
+							acc[j] += v[j];
 					}
-					((int32_t *)c)[out] = (int32_t)acc;
+					memcpy((int32_t *)c + out, acc, jn * sizeof(int32_t));
 				} else {
-					float acc = 0.0f; /* fp32 partials summed in slice order */
-					for (uint32_t s = 0; s < ks; s++)
-						acc += load_out_f(p, (const uint8_t *)src + t[s].c_off, idx);
+					float acc[8] = { 0 }; /* fp32 partials summed in slice order */
+					for (uint32_t sl = 0; sl < ks; sl++)
+						for (uint32_t j = 0; j < jn; j++)
+							acc[j] += load_out_f(p, base + t[sl].c_off, idx + j);
 					if (l->type == NPU_GEMM_F16_F16)
-						((rb_f16 *)c)[out] = rb_f32_to_f16(acc);
+						for (uint32_t j = 0; j < jn; j++)
+							((rb_f16 *)c)[out + j] = rb_f32_to_f16(acc[j]);
 					else
-						((float *)c)[out] = acc;
+						memcpy((float *)c + out, acc, jn * sizeof(float));
 				}
 			}
+		}
 	}
 }
