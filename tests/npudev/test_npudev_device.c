@@ -284,6 +284,16 @@ static void test_no_device(void)
 		CHECK(npu_device_is_sim(devs[0]) && npu_device_core_count(devs[0]) == 3);
 		for (int i = 0; i < 3; i++)
 			npu_device_close(devs[i]);
+		/* NPU_DEVICE=sim: any program on the simulator */
+		setenv("NPU_DEVICE", "sim", 1);
+		CHECK_EQ_INT(npu_device_open(NULL, &dev), 0);
+		CHECK(dev && npu_device_is_sim(dev));
+		npu_device_close(dev);
+		CHECK_EQ_INT(npu_device_open_contexts(NULL, 2, devs), 0);
+		CHECK(npu_device_is_sim(devs[1]));
+		npu_device_close(devs[0]);
+		npu_device_close(devs[1]);
+		unsetenv("NPU_DEVICE");
 	}
 }
 
