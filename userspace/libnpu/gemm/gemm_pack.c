@@ -99,8 +99,7 @@ uint32_t gemm_unpack_groups(const npu_gemm_plan *p, uint32_t core)
  * are sequential, and the rows' destination lines (one per row) stay in
  * cache while consecutive surfaces fill them (about 2x faster, as a ratio on
  * the build host, than 8-row blocks, whose surface-strided reads alias in
- * the cache). Groups
- * write disjoint parts of C. */
+ * the cache). Groups write disjoint parts of C. */
 void gemm_unpack_group(const npu_gemm_plan *p, uint32_t core, uint32_t g, const void *src, void *c,
 		       size_t ldc)
 {
