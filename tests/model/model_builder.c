@@ -96,6 +96,10 @@ int tm_build(const struct tm_spec *s, void **data, size_t *size)
 	REQUIRE(rb_gguf_set_f32(w, key, s->eps) == RB_OK);
 	if (s->extra_key)
 		REQUIRE(rb_gguf_set_str(w, s->extra_key, s->extra_str) == RB_OK);
+	if (s->num_key && s->num_is_float)
+		REQUIRE(rb_gguf_set_f32(w, s->num_key, s->num_f32) == RB_OK);
+	else if (s->num_key)
+		REQUIRE(rb_gguf_set_u32(w, s->num_key, s->num_u32) == RB_OK);
 
 	const int64_t e = s->n_embd, kv = s->n_embd / s->n_head * s->n_head_kv, ff = s->n_ff;
 	const bool bias = strcmp(a, "qwen2") == 0;

@@ -25,6 +25,11 @@ struct tm_spec {
 	const char *bad_shape; /* tensor written with ne[1] + 1 rows, or NULL */
 	/* extra metadata, e.g. {"qwen2.rope.scaling.type", "linear"} */
 	const char *extra_key, *extra_str;
+	/* a numeric key set last (replacing the builder's own value): u32 or f32 */
+	const char *num_key;
+	bool num_is_float;
+	uint32_t num_u32;
+	float num_f32;
 };
 
 /* Defaults: a 2-layer qwen2 with n_embd 256, 4 heads / 2 KV heads (GQA),

@@ -286,6 +286,80 @@ static void test_backend_choice(void)
 	free(file);
 }
 
+/* Hostile hyper-parameters: every integer key set to values from 0 to
+ * 2^32 - 1, the float keys to 0, negative, NaN and infinity. Each file is
+ * either refused with a message or loads and runs a step (a context of one
+ * position refuses the second token); never a crash (ASan/UBSan run this). */
+static void test_hostile_hparams(void)
+{
+	static const char *const int_keys[] = {
+		"context_length", "embedding_length", "block_count", "feed_forward_length",
+		"attention.head_count", "attention.head_count_kv", "rope.dimension_count",
+		"attention.key_length", "attention.value_length", "expert_count",
+	};
+	static const uint32_t ints[] = {0, 1, 2, 3, 63, 64, 65, 255, 4096, 65536, 1u << 24,
+					(1u << 24) + 1, 0x7fffffffu, 0xffffffffu};
+	static const char *const float_keys[] = {
+		"rope.freq_base", "attention.layer_norm_rms_epsilon", "rope.scaling.factor",
+	};
+	const float floats[] = {0.0f, -1.0f, 1.0f, 1e-30f, 1e30f, NAN, INFINITY, -INFINITY};
+	int loaded = 0, refused = 0;
+	for (size_t k = 0; k < sizeof(int_keys) / sizeof(int_keys[0]) + 3; k++) {
+		const bool fl = k >= sizeof(int_keys) / sizeof(int_keys[0]);
+		const size_t nv = fl ? sizeof(floats) / sizeof(floats[0])
+				     : sizeof(ints) / sizeof(ints[0]);
+		for (size_t v = 0; v < nv; v++) {
+			char key[96];
+			snprintf(key, sizeof(key), "qwen2.%s",
+				 fl ? float_keys[k - sizeof(int_keys) / sizeof(int_keys[0])]
+				    : int_keys[k]);
+			struct tm_spec s = tm_default();
+			s.n_layer = 1;
+			s.num_key = key;
+			s.num_is_float = fl;
+			s.num_u32 = fl ? 0 : ints[v];
+			s.num_f32 = fl ? floats[v] : 0.0f;
+			void *file;
+			size_t size;
+			REQUIRE(tm_build(&s, &file, &size) == 0);
+			rb_gguf *g;
+			rb_model *m = NULL;
+			rb_err err = {0};
+			REQUIRE(rb_gguf_open_memory(file, size, &g, &err) == RB_OK);
+			const rb_matmul_backend *list[] = {g_ref};
+			rb_model_params mp = {.backends = list, .n_backends = 1};
+			const int rc = rb_model_load_gguf(g, &mp, &m, &err);
+			if (rc != RB_OK) {
+				refused++;
+				CHECKF(m == NULL && err.msg[0] && (rc == RB_E_FORMAT ||
+								  rc == RB_E_UNSUPPORTED),
+				       "%s = %g: status %d, '%s'", key,
+				       fl ? (double)floats[v] : (double)ints[v], rc, err.msg);
+			} else {
+				loaded++;
+				rb_session_params sp = rb_session_default_params();
+				sp.n_ctx = 4;
+				rb_session *ss;
+				if (rb_session_create(m, &sp, &ss, &err) == RB_OK) {
+					const int32_t t[2] = {1, 2};
+					const int e1 = rb_session_eval(ss, t, 2, &err);
+					CHECKF(e1 == RB_OK || e1 == RB_E_FULL, "%s: eval %d %s", key, e1,
+					       err.msg);
+					if (e1 == RB_OK) {
+						const float *l = rb_session_logits(ss, -1);
+						CHECKF(l && isfinite(l[0]), "%s: logits", key);
+					}
+					rb_session_free(ss);
+				}
+				rb_model_free(m);
+			}
+			free(file);
+		}
+	}
+	printf("hostile hyper-parameters: %d loaded, %d refused\n", loaded, refused);
+	CHECK(loaded > 0 && refused > 0);
+}
+
 int main(void)
 {
 	rb_err err = {0};
@@ -294,6 +368,7 @@ int main(void)
 	test_hparams();
 	test_refusals();
 	test_backend_choice();
+	test_hostile_hparams();
 	rb_cpu_backend_destroy(g_ref);
 	return rb_test_finish();
 }
