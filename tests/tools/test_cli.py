@@ -168,9 +168,19 @@ check(r.returncode == 0 and re.search(r"\| +pp8 \| +[0-9.]+ ± [0-9.]+ \|", r.st
 r = rb("bench", "-m", STORIES, "-p", "1024")
 check(r.returncode == 2 and "context" in r.stderr, "bench longer than the model context", r)
 
-# chat with a llama-2 style vocabulary is refused cleanly when no template is known.
+# chat: a model without a chat template is refused with a message, unless the
+# format is named; then a two-turn conversation runs.
 r = rb("chat", "-m", STORIES, stdin="hello\n")
-check(clean_exit(r) and r.returncode in (0, 1), "chat without a template: no crash", r)
+check(r.returncode == 1 and clean_exit(r) and "chat" in r.stderr, "chat without a template", r)
+r = rb("chat", "-m", STORIES, "--chat-format", "llama2", "-n", "8", "--temp", "0", "-c", "128",
+       stdin="Tell me a story.\nAnd then?\n")
+check(r.returncode == 0 and clean_exit(r) and "llama2 format" in r.stderr and
+      r.stdout.count("\n") >= 2 and "generation:" in r.stderr, "chat --chat-format llama2", r)
+r = rb("chat", "-m", STORIES, "--chat-format", "llama2", "-c", "24", "--temp", "0",
+       stdin="Tell me a long story about a dog and a cat.\nMore!\nMore!\n")
+check(r.returncode == 0 and clean_exit(r) and "context full" in r.stderr, "chat: context full", r)
+r = rb("chat", "-m", STORIES, "--chat-format", "klingon", stdin="hi\n")
+check(r.returncode == 1 and "klingon" in r.stderr, "chat: unknown format named", r)
 
 for f in os.listdir(OUT):
     os.remove(os.path.join(OUT, f))

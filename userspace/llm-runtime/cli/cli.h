@@ -25,6 +25,7 @@ struct cli_opts {
 	const char *prompt;
 	const char *prompt_file;
 	const char *system;
+	const char *chat_format; /* NULL: from the model's chat template */
 	int64_t n_predict;   /* -1: until end of text or context full */
 	int n_threads;       /* <= 0: performance cores */
 	int64_t n_ctx;       /* 0: the model's */

@@ -299,6 +299,8 @@ static void chat_help(void)
 	       "stdout. The conversation stays in the KV cache between turns. End with EOF\n"
 	       "(Ctrl-D). The chat format comes from the model's tokenizer.chat_template.\n\n"
 	       "      --system TEXT       system prompt (default: the template's, if any)\n"
+	       "      --chat-format NAME  chatml, llama2 or llama3 instead of detecting it from\n"
+	       "                          the model's tokenizer.chat_template\n"
 	       "  -n, --n-predict N       most tokens per reply (-1 = no limit, default)\n");
 	cli_print_common_help(stdout, true);
 }
@@ -320,7 +322,7 @@ static int chat_loop(struct cli_opts *o, struct cli_runtime *rt)
 {
 	rb_err err = {0};
 	rb_chat *chat = NULL;
-	rb_chat_options co = {.system = o->system};
+	rb_chat_options co = {.system = o->system, .format = o->chat_format};
 	struct gen g = {.tok = rt->tok};
 	int status = EXIT_RUNTIME;
 	char *line = NULL, *delta = NULL;
@@ -416,6 +418,9 @@ int cmd_chat(int argc, char **argv)
 			return EXIT_OK;
 		} else if (!strcmp(a, "--system")) {
 			if (!(o.system = cli_value(argc, argv, &i)))
+				return EXIT_USAGE;
+		} else if (!strcmp(a, "--chat-format")) {
+			if (!(o.chat_format = cli_value(argc, argv, &i)))
 				return EXIT_USAGE;
 		} else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
 			const char *v = cli_value(argc, argv, &i);
