@@ -170,14 +170,18 @@ static void qkv_rows(void *arg, int ith, int nth)
 		for (int64_t h = 0; h < hp->n_head_kv; h++)
 			rope_head(k + h * hd, cs, hp->n_rot, hp->rope_neox);
 
-		const size_t off = a->il * s->kv_layer_bytes + (size_t)(s->n_past + t) * s->kv_row_bytes;
-		void *kd = (char *)s->k_cache + off, *vd = (char *)s->v_cache + off;
+		const int64_t pos = s->n_past + t;
+		const size_t layer = (size_t)a->il * s->kv_layer_bytes;
+		void *kd = (char *)s->k_cache + layer + (size_t)pos * s->kv_row_bytes;
+		char *vt = (char *)s->v_cache + layer;
 		if (s->kv_type == RB_TYPE_F16) {
 			rb_vec_f32_to_f16(kv, kd, k);
-			rb_vec_f32_to_f16(kv, vd, v);
+			for (int64_t d = 0; d < kv; d++) /* V transposed: one row per dimension */
+				((rb_f16 *)vt)[d * s->n_ctx + pos] = rb_f32_to_f16(v[d]);
 		} else {
 			memcpy(kd, k, (size_t)kv * sizeof(float));
-			memcpy(vd, v, (size_t)kv * sizeof(float));
+			for (int64_t d = 0; d < kv; d++)
+				((float *)vt)[d * s->n_ctx + pos] = v[d];
 		}
 	}
 }
@@ -194,26 +198,23 @@ static void attend(rb_session *s, float *scores, const float *q, float *out, int
 	const rb_model_hparams *hp = &s->m->hp;
 	const int64_t hd = hp->head_dim;
 	const float scale = 1.0f / sqrtf((float)hd);
-	const char *kbase = (const char *)s->k_cache + il * s->kv_layer_bytes;
-	const char *vbase = (const char *)s->v_cache + il * s->kv_layer_bytes;
 	const bool f16 = s->kv_type == RB_TYPE_F16;
-	const size_t head_off = (size_t)(kv_head * hd) * (f16 ? sizeof(rb_f16) : sizeof(float));
+	const char *kbase = (const char *)s->k_cache + (size_t)il * s->kv_layer_bytes +
+			    (size_t)(kv_head * hd) * s->kv_elt;
+	const char *vbase = (const char *)s->v_cache + (size_t)il * s->kv_layer_bytes +
+			    (size_t)(kv_head * hd) * (size_t)s->n_ctx * s->kv_elt;
 
 	for (int64_t j = 0; j <= pos; j++) {
-		const void *kr = kbase + (size_t)j * s->kv_row_bytes + head_off;
+		const void *kr = kbase + (size_t)j * s->kv_row_bytes;
 		scores[j] = scale * (f16 ? rb_vec_dot_f16(hd, kr, q) : rb_vec_dot_f32(hd, kr, q));
 	}
 	const float max = rb_vec_max_f32(pos + 1, scores);
-	const float sum = rb_vec_exp_sub_sum_f32(pos + 1, scores, max);
-	rb_vec_scale_f32(pos + 1, scores, 1.0f / sum);
-
-	memset(out, 0, (size_t)hd * sizeof(float));
-	for (int64_t j = 0; j <= pos; j++) {
-		const void *vr = vbase + (size_t)j * s->kv_row_bytes + head_off;
-		if (f16)
-			rb_vec_mad_f16(hd, out, vr, scores[j]);
-		else
-			rb_vec_mad_f32(hd, out, vr, scores[j]);
+	const float inv_sum = 1.0f / rb_vec_exp_sub_sum_f32(pos + 1, scores, max);
+	/* out[d] = sum_j p_j v_j[d]: a dot product along row d of the transposed V */
+	for (int64_t d = 0; d < hd; d++) {
+		const void *vr = vbase + (size_t)d * (size_t)s->n_ctx * s->kv_elt;
+		out[d] = inv_sum * (f16 ? rb_vec_dot_f16(pos + 1, vr, scores)
+					: rb_vec_dot_f32(pos + 1, vr, scores));
 	}
 }
 

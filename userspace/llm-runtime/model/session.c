@@ -61,8 +61,8 @@ int rb_session_create(const rb_model *m, const rb_session_params *p, rb_session 
 	s->kv_type = p->kv_type;
 
 	const int64_t e = hp->n_embd, kv = rb_hp_kv_dim(hp), B = s->n_batch;
-	const size_t kv_elt = s->kv_type == RB_TYPE_F16 ? sizeof(rb_f16) : sizeof(float);
-	s->kv_row_bytes = (size_t)kv * kv_elt;
+	s->kv_elt = s->kv_type == RB_TYPE_F16 ? sizeof(rb_f16) : sizeof(float);
+	s->kv_row_bytes = (size_t)kv * s->kv_elt;
 	s->kv_layer_bytes = (size_t)s->n_ctx * s->kv_row_bytes;
 	/* Zero pages are mapped lazily: a long context costs memory only as it fills. */
 	s->k_cache = calloc_n(hp->n_layer, (int64_t)s->kv_layer_bytes, 1);

@@ -12,11 +12,17 @@ struct rb_session {
 	int64_t n_ctx, n_batch, n_past;
 	bool logits_all;
 
-	/* KV cache: per layer, n_ctx rows of kv_dim elements (F16 or F32),
-	 * row = position, heads side by side. */
+	/* KV cache, F16 or F32, per layer:
+	 *  K: n_ctx rows of kv_dim elements (row = position, heads side by side),
+	 *     so q.k is a dot product along a row;
+	 *  V: transposed, kv_dim rows of n_ctx elements (row = one dimension of
+	 *     one head over the positions), so the weighted sum of values is
+	 *     one long dot product per output element instead of a read-modify-
+	 *     write of the whole output per position. */
 	enum rb_type kv_type;
-	size_t kv_row_bytes;   /* kv_dim * element size */
-	size_t kv_layer_bytes; /* n_ctx * kv_row_bytes */
+	size_t kv_elt;         /* element size */
+	size_t kv_row_bytes;   /* K row: kv_dim * kv_elt */
+	size_t kv_layer_bytes; /* n_ctx * kv_row_bytes (K and V alike) */
 	void *k_cache, *v_cache;
 
 	/* Activations for up to n_batch tokens, row-major [token][feature]. */
