@@ -37,7 +37,7 @@ static int bind_fallback(const rb_model *cm, struct rb_mweight *mw, const rb_err
 	rb_model *m = (rb_model *)cm;
 	int rc = RB_OK;
 	pthread_mutex_lock(&m->fb_lock);
-	if (!mw->fb_bound) {
+	if (!atomic_load_explicit(&mw->fb_bound, memory_order_relaxed)) {
 		if (m->n_fallbacks++ == 0) /* once: a failing device fails every weight */
 			fprintf(stderr, "warning: %s: backend %s failed (%s); weights fall back "
 				"to %s as their backend fails\n", mw->w.name, mw->w.backend->name,
@@ -46,7 +46,7 @@ static int bind_fallback(const rb_model *cm, struct rb_mweight *mw, const rb_err
 		mw->fb.backend = NULL;
 		mw->fb.packed = NULL;
 		rc = rb_weight_bind(&mw->fb, m->fallback, err);
-		mw->fb_bound = rc == RB_OK;
+		atomic_store_explicit(&mw->fb_bound, rc == RB_OK, memory_order_release);
 	}
 	pthread_mutex_unlock(&m->fb_lock);
 	return rc;
@@ -57,7 +57,7 @@ static int mm(rb_session *s, const struct rb_mweight *cmw, int64_t n, const floa
 	      int64_t ldx, float *y, int64_t ldy, rb_err *err)
 {
 	struct rb_mweight *mw = (struct rb_mweight *)cmw;
-	if (mw->fb_bound)
+	if (atomic_load_explicit(&mw->fb_bound, memory_order_acquire))
 		return rb_matmul(&mw->fb, n, x, ldx, y, ldy, err);
 	int rc = rb_matmul(&mw->w, n, x, ldx, y, ldy, err);
 	if (rc == RB_OK || mw->w.backend == s->m->fallback)

@@ -4,6 +4,7 @@
 #define RB_MODEL_IMPL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "rosenblatt/model.h"
 
@@ -13,7 +14,8 @@
 struct rb_mweight {
 	rb_weight w;
 	rb_weight fb;
-	bool fb_bound;
+	atomic_bool fb_bound; /* set (release) once fb is ready: sessions on other
+	                       * threads read it without the lock */
 };
 
 /* One transformer block. Vectors are owned float copies (norm weights and

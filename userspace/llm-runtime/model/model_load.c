@@ -263,6 +263,7 @@ static int load_vector(const rb_gguf *g, const char *name, int64_t n, bool requi
 static void init_weight(struct rb_mweight *mw, char *name, const rb_gguf_tensor *t)
 {
 	memset(mw, 0, sizeof(*mw));
+	atomic_init(&mw->fb_bound, false);
 	mw->w.name = name;
 	mw->w.type = t->type;
 	mw->w.n_in = t->ne[0];
@@ -548,7 +549,7 @@ void rb_model_free(rb_model *m)
 		return;
 	for (int64_t i = 0; m->weights && i < m->n_weights; i++) {
 		rb_weight_unbind(&m->weights[i]->w);
-		if (m->weights[i]->fb_bound)
+		if (atomic_load(&m->weights[i]->fb_bound))
 			rb_weight_unbind(&m->weights[i]->fb);
 	}
 	pthread_mutex_destroy(&m->fb_lock);
