@@ -136,6 +136,9 @@ static enum npu_outcome npu_rows(npu_backend *nb, const rb_weight *w, const npu_
 	}
 
 	t = npu_now();
+	/* libnpu's CPU side (pack A, copy it per context, unpack C) is m (K + N)
+	 * elements: below the threshold, waking the pool costs more than it saves. */
+	npu_gemm_ctx_set_threadpool(nb->gctx, pool_for(nb, m * (K + N)));
 	int rc = npu_gemm_run(nb->gctx, nw->gw, (uint32_t)m, nb->act, (size_t)K, y, (size_t)ldy, err);
 	nb->st.t_gemm += npu_now() - t;
 	if (rc != 0)
