@@ -10,10 +10,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "gemm_internal.h"
 #include "npu/npu_device.h"
 #include "npu/npu_gemm.h"
 #include "npu/npu_sim.h"
 #include "rosenblatt/fp16.h"
+#include "rosenblatt/threadpool.h"
 
 /* Qwen2.5-1.5B: hidden 1536, 2 KV heads x 128 (GQA), FFN 8960 (K x N). */
 static const struct {
@@ -27,7 +29,7 @@ static const struct {
 };
 
 typedef struct opts {
-	bool json, run;
+	bool json, run, cpu;
 	int types[3], ntypes;
 	uint32_t ms[16], nms;
 	uint32_t cores, max_k;
@@ -49,6 +51,8 @@ static void usage(FILE *f)
 		"  --axi-bytes X   also cap DMA at X bytes per NPU cycle (default: no cap)\n"
 		"  --max-k K       largest K slice per task (multiple of 32; default 4096)\n"
 		"  --run           also execute every plan on the in-process simulator\n"
+		"  --cpu           also time the CPU side of a call (pack A, copy it to the\n"
+		"                  other contexts, unpack C) on 1 thread and on all cores\n"
 		"  --json          JSON instead of the table\n"
 		"  -h, --help      this text\n");
 }
@@ -69,6 +73,8 @@ static int parse(int argc, char **argv, opts *o)
 			o->json = true;
 		} else if (!strcmp(a, "--run")) {
 			o->run = true;
+		} else if (!strcmp(a, "--cpu")) {
+			o->cpu = true;
 		} else if (!strcmp(a, "--type") && more) {
 			const char *t = argv[++i];
 			if (!strcmp(t, "all")) {
@@ -201,6 +207,69 @@ static void run_sim(const opts *o, npu_gemm_type type, uint32_t m, uint32_t k, u
 	free(c);
 }
 
+typedef struct cpu_side {
+	const npu_gemm_plan *p;
+	const void *a;
+	void *abuf[NPU_GEMM_MAX_CORES], *cbuf[NPU_GEMM_MAX_CORES], *c;
+} cpu_side;
+
+static void cpu_worker(void *arg, int ith, int nth)
+{
+	cpu_side *w = arg;
+	const npu_gemm_plan *p = w->p;
+	long b, e;
+	rb_split_range(p->m_pad, ith, nth, &b, &e);
+	gemm_pack_a_rows(p, w->a, p->layout.k, w->abuf[0], (uint32_t)b, (uint32_t)e);
+	/* (the library runs these as separate passes; one pass is enough to time) */
+	rb_split_range((long)p->core[0].a_bytes, ith, nth, &b, &e);
+	for (uint32_t i = 1; i < p->layout.cores; i++)
+		memcpy((uint8_t *)w->abuf[i] + b, (uint8_t *)w->abuf[0] + b, (size_t)(e - b));
+	long total = 0, g = 0;
+	for (uint32_t i = 0; i < p->layout.cores; i++)
+		total += gemm_unpack_groups(p, i);
+	rb_split_range(total, ith, nth, &b, &e);
+	for (uint32_t i = 0; i < p->layout.cores; i++)
+		for (uint32_t k = 0; k < gemm_unpack_groups(p, i); k++, g++)
+			if (g >= b && g < e)
+				gemm_unpack_group(p, i, k, w->cbuf[i], w->c, p->layout.n);
+}
+
+/* Median of 5 runs of the CPU side, in seconds; -1 on allocation failure. */
+static double time_cpu(const npu_gemm_plan *p, rb_threadpool *tp)
+{
+	cpu_side w = { .p = p };
+	const size_t ib = p->layout.bpe, ob = npu_gemm_out_bytes(p->layout.type);
+	void *a = calloc((size_t)p->m * p->layout.k, ib), *c = malloc((size_t)p->m * p->layout.n * ob);
+	bool ok = a && c;
+	for (uint32_t i = 0; i < p->layout.cores && ok; i++) {
+		w.abuf[i] = calloc(1, p->core[i].a_bytes);
+		w.cbuf[i] = calloc(1, p->core[i].c_bytes);
+		ok = w.abuf[i] && w.cbuf[i];
+	}
+	double t[5] = { -1, -1, -1, -1, -1 };
+	w.a = a;
+	w.c = c;
+	for (int r = 0; r < 5 && ok; r++) {
+		const double t0 = now_s();
+		rb_threadpool_run(tp, cpu_worker, &w);
+		t[r] = now_s() - t0;
+	}
+	for (int i = 0; i < 5; i++) /* sort for the median */
+		for (int j = i + 1; j < 5; j++)
+			if (t[j] < t[i]) {
+				const double x = t[i];
+				t[i] = t[j];
+				t[j] = x;
+			}
+	for (uint32_t i = 0; i < p->layout.cores; i++) {
+		free(w.abuf[i]);
+		free(w.cbuf[i]);
+	}
+	free(a);
+	free(c);
+	return ok ? t[2] : -1;
+}
+
 static const char *bound(const npu_gemm_plan_summary *s)
 {
 	const uint64_t busy = s->compute_cycles > s->dma_cycles ? s->compute_cycles : s->dma_cycles;
@@ -215,6 +284,7 @@ int main(int argc, char **argv)
 	if (parse(argc, argv, &o))
 		return 2;
 	npu_sim_config fast, slow;
+	rb_threadpool *tp = o.cpu ? rb_threadpool_create(0) : NULL;
 	cost_at(&o, 1e9, &fast);
 	cost_at(&o, 200e6, &slow);
 	int first = 1, status = 0;
@@ -224,6 +294,9 @@ int main(int argc, char **argv)
 		printf("%-22s %-6s %4s %5s %5s %9s %8s %8s %8s %5s %9s %8s %9s %8s%s\n", "shape", "type",
 		       "M", "tasks", "cores", "tile x ks", "in MB", "W MB", "out MB", "bound",
 		       "us@1GHz", "GOPS", "us@200M", "GOPS", o.run ? "  sim-cycles(=plan?) wall-s" : "");
+	if (!o.json && o.cpu)
+		printf("%-22s (--cpu: CPU side in us, 1 thread / %d threads, after the columns)\n", "",
+		       rb_threadpool_size(tp));
 	for (unsigned si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++)
 		for (int ti = 0; ti < o.ntypes; ti++)
 			for (uint32_t mi = 0; mi < o.nms; mi++) {
@@ -252,6 +325,11 @@ int main(int argc, char **argv)
 						status = 1;
 					}
 				}
+				double cpu1 = 0, cpun = 0;
+				if (o.cpu) {
+					cpu1 = time_cpu(pf, NULL);
+					cpun = time_cpu(pf, tp);
+				}
 				const double mb = 1e-6;
 				if (o.json) {
 					printf("%s  {\"shape\": \"%s\", \"type\": \"%s\", \"m\": %u, \"k\": %u, "
@@ -270,6 +348,9 @@ int main(int argc, char **argv)
 					if (o.run)
 						printf(", \"sim_ok\": %s, \"sim_cycles_1ghz\": %llu, \"sim_wall_s\": %.3f",
 						       r.ok ? "true" : "false", (unsigned long long)r.cycles, r.wall_s);
+					if (o.cpu)
+						printf(", \"cpu_us_1thread\": %.1f, \"cpu_us_threads\": %.1f, "
+						       "\"threads\": %d", cpu1 * 1e6, cpun * 1e6, rb_threadpool_size(tp));
 					printf("}");
 					first = 0;
 				} else {
@@ -283,11 +364,14 @@ int main(int argc, char **argv)
 					if (o.run)
 						printf("  %llu(%s) %.2f", (unsigned long long)r.cycles,
 						       r.ok && r.cycles == f.cycles ? "yes" : "NO", r.wall_s);
+					if (o.cpu)
+						printf("  cpu %.0f / %.0f", cpu1 * 1e6, cpun * 1e6);
 					printf("\n");
 				}
 				npu_gemm_plan_destroy(pf);
 				npu_gemm_plan_destroy(ps);
 			}
+	rb_threadpool_destroy(tp);
 	if (o.json)
 		printf("\n]\n");
 	else

@@ -55,8 +55,10 @@ typedef struct npu_job {
 
 /* Open the rocket accel node at `path`, or (path == NULL) the first
  * /dev/accel/accel* whose DRM driver name is "rocket" (env NPU_DEVICE
- * overrides). -ENODEV when there is none; npu_device_error(NULL) then says
- * what was found and what to check. */
+ * overrides). The path "sim" opens the in-process simulator instead, so
+ * NPU_DEVICE=sim runs any libnpu program without an NPU. -ENODEV when there
+ * is none; npu_device_error(NULL) then says what was found and what to
+ * check. */
 int npu_device_open(const char *path, npu_device **out);
 /* In-process simulator with the kernel driver's semantics (cfg may be NULL
  * for defaults). -ENOSYS when libnpu was built without the simulator. */

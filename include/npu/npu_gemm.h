@@ -127,6 +127,12 @@ void npu_gemm_weights_destroy(npu_gemm_weights *w);
 int npu_gemm_run(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const void *a,
 		 size_t lda, void *c, size_t ldc, rb_err *err);
 
+/* Spread the CPU side of every call (packing A, copying it to the other
+ * contexts, unpacking and summing C) over `tp` (not owned; NULL = the
+ * calling thread only). */
+struct rb_threadpool;
+void npu_gemm_ctx_set_threadpool(npu_gemm_ctx *ctx, struct rb_threadpool *tp);
+
 /* The plan of the most recent npu_gemm_run (NULL before the first). */
 const npu_gemm_plan *npu_gemm_ctx_last_plan(const npu_gemm_ctx *ctx);
 

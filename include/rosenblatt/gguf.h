@@ -3,7 +3,9 @@
  *
  * Reader: every count, length, offset and size is checked against the file
  * with overflow-safe arithmetic; a malformed file gives RB_E_FORMAT with a
- * message naming what is wrong and the byte offset, never a crash.
+ * message naming what is wrong and the byte offset, never a crash
+ * (RB_E_UNSUPPORTED for a tensor type the format defines but we have no
+ * layout for, e.g. the IQ types). Rules and limits: docs/gguf.md.
  * Strings returned by the reader point into the mapping and are NOT
  * NUL-terminated; use rb_gguf_str_eq / rb_gguf_str_dup. */
 #ifndef ROSENBLATT_GGUF_H
@@ -103,7 +105,8 @@ typedef struct rb_gguf {
 
 typedef void (*rb_progress_fn)(void *user, uint64_t done, uint64_t total);
 
-/* Open and validate a file (mmap, read-only). On failure *out is NULL. A
+/* Open and validate a file (mmap, read-only). On failure *out is NULL and
+ * the message starts with the path; RB_E_IO if it cannot be opened/mapped. A
  * handle is immutable after open: concurrent readers need no locking. */
 int rb_gguf_open(const char *path, rb_gguf **out, rb_err *err);
 /* Parse a caller-owned buffer (not copied; must outlive the handle). Used by

@@ -9,6 +9,7 @@
 #include "gemm_ref.h"
 #include "npu/npu_device.h"
 #include "npu/npu_gemm.h"
+#include "rosenblatt/threadpool.h"
 #include "test.h"
 
 static bool use_open;
@@ -88,6 +89,10 @@ static void test_shapes(void)
 	npu_gemm_ctx *ctx = NULL;
 	rb_err err = { 0 };
 	REQUIRE(npu_gemm_ctx_create(devs, ndev, &ctx, &err) == 0);
+	/* The CPU side split over 3 threads here (test_one_context: serial). */
+	rb_threadpool *tp = rb_threadpool_create(3);
+	REQUIRE(tp);
+	npu_gemm_ctx_set_threadpool(ctx, tp);
 	const bool quick = rb_test_quick();
 	/* Qwen2.5-1.5B shapes at M = 1 (decode) and a prefill chunk. */
 	static const uint32_t qwen[][2] = { { 1536, 1536 }, { 1536, 256 }, { 1536, 8960 }, { 8960, 1536 } };
@@ -102,6 +107,7 @@ static void test_shapes(void)
 	run_shape(ctx, ndev, devs, NPU_GEMM_I8_I32, 1, 3, 1, 32);
 	run_shape(ctx, ndev, devs, NPU_GEMM_F16_F16, 66, 260, 130, 33);
 	npu_gemm_ctx_destroy(ctx);
+	rb_threadpool_destroy(tp);
 	close_devs(ndev, devs);
 }
 

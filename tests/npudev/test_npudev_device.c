@@ -3,6 +3,7 @@
  * kernel model with the scripted fake core: buffers, job validation, waits,
  * hung jobs, contexts, closing with work and buffers alive, no device. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,52 @@ static void test_close_with_bos(npu_kdev *kdev)
 	npu_device_close(dev); /* no destroy of fx: the device does it */
 }
 
+/* Three contexts driven from three threads at once (the way a GEMM spreads
+ * over cores): every job's result is right, nothing races (ASan). */
+struct worker {
+	npu_device *dev;
+	int id, errors;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *wk = arg;
+	struct fixture fx;
+	npu_task t;
+	const int rounds = rb_test_quick() ? 20 : 100;
+
+	fixture_init(wk->dev, &fx);
+	for (int r = 0; r < rounds; r++) {
+		uint8_t byte = (uint8_t)(wk->id * 64 + r);
+
+		((uint64_t *)fx.cmd.map)[0] = fake_fill(byte, (uint32_t)fx.out.iova, 8);
+		t = (npu_task){ (uint32_t)fx.cmd.iova, 2 };
+		if (submit(wk->dev, &t, 1, &fx.cmd, &fx.out) ||
+		    npu_bo_prep(wk->dev, &fx.out, NPU_DEVICE_DEFAULT_TIMEOUT_NS) ||
+		    ((uint8_t *)fx.out.map)[127] != byte)
+			wk->errors++;
+	}
+	fixture_fini(wk->dev, &fx);
+	return NULL;
+}
+
+static void test_threads(npu_kdev *kdev)
+{
+	struct worker wk[3];
+	pthread_t th[3];
+
+	for (int i = 0; i < 3; i++) {
+		wk[i] = (struct worker){ .id = i };
+		REQUIRE(npu_device_open_kdev(kdev, &wk[i].dev) == 0);
+		REQUIRE(pthread_create(&th[i], NULL, worker_main, &wk[i]) == 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ_INT(wk[i].errors, 0);
+		npu_device_close(wk[i].dev);
+	}
+}
+
 static void test_no_device(void)
 {
 	npu_device *dev = (npu_device *)1;
@@ -237,6 +284,16 @@ static void test_no_device(void)
 		CHECK(npu_device_is_sim(devs[0]) && npu_device_core_count(devs[0]) == 3);
 		for (int i = 0; i < 3; i++)
 			npu_device_close(devs[i]);
+		/* NPU_DEVICE=sim: any program on the simulator */
+		setenv("NPU_DEVICE", "sim", 1);
+		CHECK_EQ_INT(npu_device_open(NULL, &dev), 0);
+		CHECK(dev && npu_device_is_sim(dev));
+		npu_device_close(dev);
+		CHECK_EQ_INT(npu_device_open_contexts(NULL, 2, devs), 0);
+		CHECK(npu_device_is_sim(devs[1]));
+		npu_device_close(devs[0]);
+		npu_device_close(devs[1]);
+		unsetenv("NPU_DEVICE");
 	}
 }
 
@@ -256,6 +313,7 @@ int main(void)
 	npu_device_close(other);
 	npu_device_close(dev);
 	test_close_with_bos(kdev);
+	test_threads(kdev);
 	npu_kdev_put(kdev);
 	test_no_device();
 	return rb_test_finish();

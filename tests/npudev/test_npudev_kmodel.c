@@ -334,9 +334,17 @@ static void test_hang(npu_kfile *f)
 	CHECK_EQ_INT(npu_kfile_bo_status(f, oh, msg, sizeof(msg)), -ETIMEDOUT);
 	CHECK(strstr(msg, "HANG entry 0") != NULL);
 	CHECK_EQ_INT(fake_cores[0]->resets, resets + 1);
-	/* a later job queues behind the hung one */
+	/* a later job queues behind the hung one: a short wait times out on
+	 * time, a long one sees it run after the reset */
 	t.regcmd = (uint32_t)cmd.c.dma_address + 128;
 	CHECK_EQ_INT(submit1(f, &t, 1, NULL, 0, &oh, 1), 0);
+	{
+		uint64_t t1 = now_ns();
+
+		CHECK_EQ_INT(prep(f, oh, 0), -EBUSY);
+		CHECK_EQ_INT(prep(f, oh, in_ms(10)), -ETIMEDOUT);
+		CHECK(now_ns() - t1 < (TIMEOUT_MS - 40) * 1000000ull);
+	}
 	r = prep(f, oh, in_ms(5000));
 	CHECK(r > 0);
 	CHECK(now_ns() - t0 >= TIMEOUT_MS * 1000000ull);

@@ -173,13 +173,15 @@ int npu_device_open(const char *path, npu_device **out)
 	int ret;
 
 	*out = NULL;
+	if (!path)
+		path = getenv("NPU_DEVICE");
+	if (path && !strcmp(path, "sim"))
+		return npu_device_open_sim(NULL, out);
 	dev = dev_alloc();
 	if (!dev) {
 		dev_set_error(NULL, "npu_device_open: out of memory");
 		return -ENOMEM;
 	}
-	if (!path)
-		path = getenv("NPU_DEVICE");
 	if (path && *path) {
 		snprintf(dev->path, sizeof(dev->path), "%s", path);
 		ret = open_node(path, &dev->fd, dev->desc, sizeof(dev->desc), why, sizeof(why));
@@ -288,6 +290,10 @@ int npu_device_open_contexts(const char *path, unsigned count, npu_device **out)
 			      NPU_DEVICE_MAX_CONTEXTS);
 		return -EINVAL;
 	}
+	if (!path)
+		path = getenv("NPU_DEVICE");
+	if (path && !strcmp(path, "sim"))
+		return npu_device_open_sim_contexts(NULL, count, out);
 	ret = npu_device_open(path, &out[0]);
 	if (ret)
 		return ret;

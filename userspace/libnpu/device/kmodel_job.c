@@ -275,6 +275,21 @@ static const struct kjob *queued_job_of(const npu_kfile *f, const struct kfence 
 	return NULL;
 }
 
+/* When the file's next queued job could start: after its previous job and
+ * once some core is out of a timeout reset. */
+static uint64_t earliest_start(npu_kfile *f)
+{
+	npu_kdev *kdev = f->kdev;
+	uint64_t core_free = UINT64_MAX;
+
+	pthread_mutex_lock(&kdev->lock);
+	for (unsigned i = 0; i < kdev->core_count; i++)
+		if (kdev->cores[i].free_ns < core_free)
+			core_free = kdev->cores[i].free_ns;
+	pthread_mutex_unlock(&kdev->lock);
+	return core_free > f->last_signal_ns ? core_free : f->last_signal_ns;
+}
+
 /* Kernel jiffies at HZ = 250 (arm64 defconfig). */
 static long remaining_jiffies(uint64_t now, uint64_t deadline)
 {
@@ -304,6 +319,15 @@ long kmodel_prep_bo(npu_kfile *f, uint32_t handle, int64_t timeout_ns)
 	if (!fence)
 		return f->kdev->cfg.prep_positive ? remaining_jiffies(now, deadline) : 0;
 	job = queued_job_of(f, fence);
+	if (job && earliest_start(f) > deadline) {
+		/* still behind a hung job when the deadline passes */
+		if (poll)
+			return -EBUSY;
+		pthread_mutex_unlock(&f->lock);
+		kmodel_sleep_until(deadline);
+		pthread_mutex_lock(&f->lock);
+		return -ETIMEDOUT;
+	}
 	if (job)
 		kmodel_run_queue(f, job);
 	now = kmodel_now_ns();

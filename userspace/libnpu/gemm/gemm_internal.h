@@ -92,10 +92,17 @@ int gemm_emit_core(const npu_gemm_plan *p, uint32_t core, uint64_t *entries, uin
 /* Pack the core's N-slice of B (row-major n x k, stride ldb) into `dst`
  * (layout.core[core].w_bytes, zero padding included). */
 void gemm_pack_weights(const gemm_layout *l, uint32_t core, const void *b, size_t ldb, void *dst);
-/* Pack A (m x k, stride lda) into the per-core A buffer (plan.core[].a_bytes). */
+/* Pack A (m x k, stride lda) into the per-core A buffer (plan.core[].a_bytes);
+ * the _rows variant packs padded rows [row_begin, row_end) only. */
 void gemm_pack_a(const npu_gemm_plan *p, const void *a, size_t lda, void *dst);
+void gemm_pack_a_rows(const npu_gemm_plan *p, const void *a, size_t lda, void *dst,
+		      uint32_t row_begin, uint32_t row_end);
 /* Read a core's task outputs from `src` (its C buffer) into C (m x n, ldc),
  * adding the K-slice partial sums. */
 void gemm_unpack_c(const npu_gemm_plan *p, uint32_t core, const void *src, void *c, size_t ldc);
+/* The same in independent pieces (disjoint parts of C) for threads. */
+uint32_t gemm_unpack_groups(const npu_gemm_plan *p, uint32_t core);
+void gemm_unpack_group(const npu_gemm_plan *p, uint32_t core, uint32_t group, const void *src,
+		       void *c, size_t ldc);
 
 #endif

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rosenblatt/threadpool.h"
+
 struct npu_gemm_ctx {
 	npu_device *dev[NPU_GEMM_MAX_CORES];
 	uint32_t ndev;
@@ -16,6 +18,7 @@ struct npu_gemm_ctx {
 	} scratch[NPU_GEMM_MAX_CORES];
 	npu_gemm_plan *last;
 	int64_t timeout_ns;
+	rb_threadpool *tp; /* optional, not owned */
 };
 
 int npu_gemm_ctx_create(npu_device *const *devs, uint32_t ndev, npu_gemm_ctx **out, rb_err *err)
@@ -59,6 +62,56 @@ void npu_gemm_ctx_set_timeout(npu_gemm_ctx *ctx, int64_t timeout_ns)
 }
 
 const npu_gemm_plan *npu_gemm_ctx_last_plan(const npu_gemm_ctx *ctx) { return ctx->last; }
+
+void npu_gemm_ctx_set_threadpool(npu_gemm_ctx *ctx, struct rb_threadpool *tp) { ctx->tp = tp; }
+
+/* CPU work of a call, split over the thread pool: packing A into context
+ * 0's buffer, copying it to the others, unpacking C. */
+typedef struct cpu_job {
+	npu_gemm_ctx *ctx;
+	const npu_gemm_plan *p;
+	const void *a;
+	size_t lda;
+	void *c;
+	size_t ldc;
+} cpu_job;
+
+static void pack_worker(void *arg, int ith, int nth)
+{
+	const cpu_job *j = arg;
+	long begin, end;
+	rb_split_range(j->p->m_pad, ith, nth, &begin, &end);
+	gemm_pack_a_rows(j->p, j->a, j->lda, j->ctx->scratch[0].a.map, (uint32_t)begin, (uint32_t)end);
+}
+
+static void copy_worker(void *arg, int ith, int nth)
+{
+	const cpu_job *j = arg;
+	const uint64_t bytes = j->p->core[0].a_bytes;
+	long begin, end;
+	rb_split_range((long)((bytes + 63) / 64), ith, nth, &begin, &end);
+	const uint64_t lo = (uint64_t)begin * 64, hi = (uint64_t)end * 64 < bytes ? (uint64_t)end * 64 : bytes;
+	if (lo >= hi)
+		return;
+	for (uint32_t i = 1; i < j->p->layout.cores; i++)
+		memcpy((uint8_t *)j->ctx->scratch[i].a.map + lo, (uint8_t *)j->ctx->scratch[0].a.map + lo,
+		       hi - lo);
+}
+
+static void unpack_worker(void *arg, int ith, int nth)
+{
+	const cpu_job *j = arg;
+	long total = 0;
+	for (uint32_t i = 0; i < j->p->layout.cores; i++)
+		total += gemm_unpack_groups(j->p, i);
+	long begin, end;
+	rb_split_range(total, ith, nth, &begin, &end);
+	long g = 0;
+	for (uint32_t i = 0; i < j->p->layout.cores; i++)
+		for (uint32_t k = 0; k < gemm_unpack_groups(j->p, i); k++, g++)
+			if (g >= begin && g < end)
+				gemm_unpack_group(j->p, i, k, j->ctx->scratch[i].c.map, j->c, j->ldc);
+}
 
 static int device_fail(rb_err *err, npu_device *dev, uint32_t core, const char *what, int ret)
 {
@@ -244,11 +297,12 @@ int npu_gemm_run(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const
 	if (!ret && !tasks)
 		ret = rb_err_set(err, RB_E_NOMEM, "npu_gemm: out of memory");
 	uint32_t submitted = 0;
+	cpu_job job = { ctx, p, a, lda, c, ldc };
 	if (!ret) {
 		/* Pack A once, copy it to the other contexts (separate IOVA spaces). */
-		gemm_pack_a(p, a, lda, ctx->scratch[0].a.map);
-		for (uint32_t i = 1; i < cores; i++)
-			memcpy(ctx->scratch[i].a.map, ctx->scratch[0].a.map, p->core[0].a_bytes);
+		rb_threadpool_run(ctx->tp, pack_worker, &job);
+		if (cores > 1)
+			rb_threadpool_run(ctx->tp, copy_worker, &job);
 		for (; submitted < cores && !ret; submitted++)
 			ret = submit_core(ctx, w, p, submitted, tasks + (size_t)submitted * most, err);
 		if (ret)
@@ -263,8 +317,7 @@ int npu_gemm_run(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const
 			ret = check_canaries(p, i, ctx->scratch[i].c.map, ctx->dev[i], err);
 	}
 	if (!ret)
-		for (uint32_t i = 0; i < cores; i++)
-			gemm_unpack_c(p, i, ctx->scratch[i].c.map, c, ldc);
+		rb_threadpool_run(ctx->tp, unpack_worker, &job);
 	free(tasks);
 	npu_gemm_plan_destroy(ctx->last);
 	ctx->last = p;

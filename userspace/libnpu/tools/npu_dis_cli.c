@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "npu/npu_regcmd.h"
+#ifdef NPU_DIS_HAVE_CAPTURE
+#include "npu/npu_capture.h"
+#endif
 
 static void usage(FILE *out)
 {
@@ -24,6 +27,9 @@ static void usage(FILE *out)
 		"  --offset BYTES      skip BYTES of the file first (a section of a larger file,\n"
 		"                      e.g. the regcmd of a capture)\n"
 		"  --count N           read at most N entries\n"
+		"  --capture           the input is a job capture (docs/npu-capture-format.md):\n"
+		"                      take every task's regcmd from its buffer's contents\n"
+		"                      before the job ran\n"
 		"  --no-fields         one line per entry, without the field breakdown\n"
 		"  --no-raw            omit the raw 64-bit word\n"
 		"  --ignore-addr       --diff: skip address fields (streams at other IOVAs)\n"
@@ -39,6 +45,7 @@ static void usage(FILE *out)
 
 typedef struct dis_opts {
 	int format; /* -1 auto, 0 raw, 1 text */
+	int capture;
 	unsigned long offset, count;
 	unsigned dis_flags, diff_flags;
 	int strict;
@@ -82,8 +89,65 @@ static int read_file(const char *path, unsigned char **data, size_t *len, FILE *
 	return 0;
 }
 
+#ifdef NPU_DIS_HAVE_CAPTURE
+/* The regcmd entries of every task of a capture, concatenated in task order. */
+static long load_capture(const char *path, uint64_t **entries, FILE *err)
+{
+	npu_capture cap;
+	char msg[256];
+	if (npu_capture_read(path, &cap, msg, sizeof(msg))) {
+		fprintf(err, "npu-dis: %s\n", msg);
+		return -1;
+	}
+	size_t total = 0;
+	for (uint32_t t = 0; t < cap.task_count; t++)
+		total += cap.tasks[t].regcmd_count;
+	uint64_t *v = malloc((total ? total : 1) * sizeof(*v));
+	long n = v ? 0 : -1;
+	for (uint32_t t = 0; t < cap.task_count && n >= 0; t++) {
+		const uint64_t at = cap.tasks[t].regcmd, len = (uint64_t)cap.tasks[t].regcmd_count * 8;
+		const npu_capture_bo *bo = NULL;
+		for (uint32_t i = 0; i < cap.bo_count; i++)
+			if (at >= cap.bos[i].iova && at + len <= cap.bos[i].iova + cap.bos[i].size &&
+			    cap.bos[i].before)
+				bo = &cap.bos[i];
+		if (!bo) {
+			fprintf(err, "npu-dis: %s: task %u: regcmd at 0x%08llx (%u entries) is not in a "
+				"captured buffer\n", path, t, (unsigned long long)at,
+				cap.tasks[t].regcmd_count);
+			n = -1;
+			break;
+		}
+		for (uint32_t e = 0; e < cap.tasks[t].regcmd_count; e++) {
+			const uint8_t *p = bo->before + (at - bo->iova) + (size_t)e * 8;
+			uint64_t w = 0;
+			for (int b = 7; b >= 0; b--)
+				w = (w << 8) | p[b];
+			v[n++] = w;
+		}
+	}
+	npu_capture_free(&cap);
+	if (n < 0) {
+		if (!v)
+			fprintf(err, "npu-dis: out of memory\n");
+		free(v);
+		return -1;
+	}
+	*entries = v;
+	return n;
+}
+#endif
+
 static long load(const char *path, const dis_opts *o, uint64_t **entries, FILE *err)
 {
+	if (o->capture) {
+#ifdef NPU_DIS_HAVE_CAPTURE
+		return load_capture(path, entries, err);
+#else
+		fprintf(err, "npu-dis: built without capture support\n");
+		return -1;
+#endif
+	}
 	unsigned char *data;
 	size_t len;
 	if (read_file(path, &data, &len, err))
@@ -154,6 +218,8 @@ int npu_dis_main(int argc, char **argv, FILE *out, FILE *err)
 			o.strict = 1;
 		} else if (!strcmp(a, "--diff")) {
 			diff = 1;
+		} else if (!strcmp(a, "--capture")) {
+			o.capture = 1;
 		} else if (a[0] == '-' && a[1]) {
 			fprintf(err, "npu-dis: unknown or incomplete option \"%s\" (see --help)\n", a);
 			return 2;
