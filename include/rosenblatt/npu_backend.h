@@ -96,6 +96,9 @@ typedef struct rb_npu_backend_stats {
 	 * (libnpu packs A, runs the job and unpacks C; on the simulator this
 	 * includes simulating the NPU), scaling results to f32, spot checks. */
 	double t_quantize, t_gemm, t_dequantize, t_verify;
+	/* npu_gemm_run's share (npu_gemm_timing): packing A, submitting, waiting
+	 * for the device (on the simulator: simulating it), unpacking C. */
+	double t_pack, t_submit, t_wait, t_unpack;
 	double t_fallback;                /* in the fallback backend (small and failed calls) */
 	double t_prepare;                 /* requantizing and packing weights at load */
 	/* The cycle model's estimate of the NPU plans run (busiest context per

@@ -281,6 +281,10 @@ int main(void)
 	CHECK_EQ_INT(s.npu_weight_bytes, 0);
 	CHECK_EQ_INT(s.fallback_calls, 0);
 	CHECK(s.plan_cycles > 0 && s.plan_clock_hz > 0);
+	/* libnpu's phases are parts of the npu_gemm_run time */
+	const double parts = s.t_pack + s.t_submit + s.t_wait + s.t_unpack;
+	CHECKF(s.t_wait > 0 && s.t_pack > 0 && parts <= s.t_gemm * 1.0001 + 1e-6,
+	       "phases %.6f of npu_gemm_run %.6f", parts, s.t_gemm);
 	rb_npu_backend_print_stats(fx.npu, stdout);
 	rb_npu_backend_reset_stats(fx.npu);
 	rb_npu_backend_get_stats(fx.npu, &s);

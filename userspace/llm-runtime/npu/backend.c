@@ -252,6 +252,9 @@ void rb_npu_backend_print_stats(const rb_matmul_backend *b, FILE *f)
 		pct(s.t_gemm, npu_side), s.sim ? ", incl. simulating the NPU" : "", s.t_dequantize,
 		pct(s.t_dequantize, npu_side), s.t_verify, pct(s.t_verify, npu_side),
 		(unsigned long long)s.verified_outputs, s.t_fallback);
+	fprintf(f, "npu: npu_gemm_run %.3f s: pack A %.3f s, submit %.3f s, wait for the %s %.3f s, "
+		"unpack C %.3f s\n", s.t_gemm, s.t_pack, s.t_submit,
+		s.sim ? "simulator (host time, not NPU time)" : "device", s.t_wait, s.t_unpack);
 	if (s.plan_clock_hz > 0)
 		fprintf(f, "npu: cycle model of the plans run: %.3f Mcycles = %.3f s at %.0f MHz "
 			"(busiest context per call)\n", (double)s.plan_cycles * 1e-6,

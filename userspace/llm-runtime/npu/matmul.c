@@ -141,6 +141,12 @@ static enum npu_outcome npu_rows(npu_backend *nb, const rb_weight *w, const npu_
 	npu_gemm_ctx_set_threadpool(nb->gctx, pool_for(nb, m * (K + N)));
 	int rc = npu_gemm_run(nb->gctx, nw->gw, (uint32_t)m, nb->act, (size_t)K, y, (size_t)ldy, err);
 	nb->st.t_gemm += npu_now() - t;
+	npu_gemm_timing tm;
+	npu_gemm_ctx_last_timing(nb->gctx, &tm);
+	nb->st.t_pack += tm.pack;
+	nb->st.t_submit += tm.submit;
+	nb->st.t_wait += tm.wait;
+	nb->st.t_unpack += tm.unpack;
 	if (rc != 0)
 		return NPU_FAIL_DEVICE;
 	npu_gemm_plan_summary ps;
