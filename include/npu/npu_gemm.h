@@ -136,6 +136,17 @@ void npu_gemm_ctx_set_threadpool(npu_gemm_ctx *ctx, struct rb_threadpool *tp);
 /* The plan of the most recent npu_gemm_run (NULL before the first). */
 const npu_gemm_plan *npu_gemm_ctx_last_plan(const npu_gemm_ctx *ctx);
 
+/* Wall time of the phases of the most recent npu_gemm_run, in seconds (all
+ * zero before the first). On the simulator `wait` is the host simulating
+ * the jobs, not an NPU time. */
+typedef struct npu_gemm_timing {
+	double pack;   /* packing A, copying it to the other contexts */
+	double submit; /* emitting the regcmds, flushing, queueing the jobs */
+	double wait;   /* waiting for the jobs, checking the canaries */
+	double unpack; /* unpacking C, adding K-slice partial sums */
+} npu_gemm_timing;
+void npu_gemm_ctx_last_timing(const npu_gemm_ctx *ctx, npu_gemm_timing *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,6 +23,15 @@ int rb_threadpool_size(const rb_threadpool *tp);
  * call rb_threadpool_run on the same pool. tp == NULL runs fn(arg, 0, 1). */
 void rb_threadpool_run(rb_threadpool *tp, rb_task_fn fn, void *arg);
 
+/* Run fn(arg, chunk) once for every chunk in [0, n_chunks), the chunks
+ * claimed dynamically by whichever threads are running (the caller too), so
+ * a worker that is descheduled (a loaded machine) or slow (a little core)
+ * delays nobody: the call returns as soon as every chunk is done, whether or
+ * not every worker took part. fn must not depend on which thread runs it. Not
+ * reentrant, like rb_threadpool_run. tp == NULL runs the chunks in order. */
+typedef void (*rb_chunk_fn)(void *arg, long chunk);
+void rb_threadpool_run_chunks(rb_threadpool *tp, rb_chunk_fn fn, void *arg, long n_chunks);
+
 /* Split [0, n) into nth nearly equal contiguous ranges; range of thread ith. */
 static inline void rb_split_range(long n, int ith, int nth, long *begin, long *end)
 {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rosenblatt/threadpool.h"
 
@@ -19,6 +20,7 @@ struct npu_gemm_ctx {
 	npu_gemm_plan *last;
 	int64_t timeout_ns;
 	rb_threadpool *tp; /* optional, not owned */
+	npu_gemm_timing timing; /* of the last run */
 };
 
 int npu_gemm_ctx_create(npu_device *const *devs, uint32_t ndev, npu_gemm_ctx **out, rb_err *err)
@@ -64,6 +66,15 @@ void npu_gemm_ctx_set_timeout(npu_gemm_ctx *ctx, int64_t timeout_ns)
 const npu_gemm_plan *npu_gemm_ctx_last_plan(const npu_gemm_ctx *ctx) { return ctx->last; }
 
 void npu_gemm_ctx_set_threadpool(npu_gemm_ctx *ctx, struct rb_threadpool *tp) { ctx->tp = tp; }
+
+void npu_gemm_ctx_last_timing(const npu_gemm_ctx *ctx, npu_gemm_timing *out) { *out = ctx->timing; }
+
+static double seconds_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 /* CPU work of a call, split over the thread pool: packing A into context
  * 0's buffer, copying it to the others, unpacking C. */
@@ -298,15 +309,24 @@ int npu_gemm_run(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const
 		ret = rb_err_set(err, RB_E_NOMEM, "npu_gemm: out of memory");
 	uint32_t submitted = 0;
 	cpu_job job = { ctx, p, a, lda, c, ldc };
+	npu_gemm_timing *tm = &ctx->timing;
+	double t = seconds_now(), t1;
+	memset(tm, 0, sizeof(*tm));
 	if (!ret) {
 		/* Pack A once, copy it to the other contexts (separate IOVA spaces). */
 		rb_threadpool_run(ctx->tp, pack_worker, &job);
 		if (cores > 1)
 			rb_threadpool_run(ctx->tp, copy_worker, &job);
+		t1 = seconds_now();
+		tm->pack = t1 - t;
+		t = t1;
 		for (; submitted < cores && !ret; submitted++)
 			ret = submit_core(ctx, w, p, submitted, tasks + (size_t)submitted * most, err);
 		if (ret)
 			submitted--; /* the failing one was not queued */
+		t1 = seconds_now();
+		tm->submit = t1 - t;
+		t = t1;
 	}
 	/* Wait for every queued job, even after a failure: their BOs are ours. */
 	for (uint32_t i = 0; i < submitted; i++) {
@@ -316,8 +336,13 @@ int npu_gemm_run(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const
 		if (!ret)
 			ret = check_canaries(p, i, ctx->scratch[i].c.map, ctx->dev[i], err);
 	}
-	if (!ret)
+	t1 = seconds_now();
+	tm->wait = t1 - t;
+	t = t1;
+	if (!ret) {
 		rb_threadpool_run(ctx->tp, unpack_worker, &job);
+		tm->unpack = seconds_now() - t;
+	}
 	free(tasks);
 	npu_gemm_plan_destroy(ctx->last);
 	ctx->last = p;

@@ -30,7 +30,10 @@ struct cli_opts {
 	int n_threads;       /* <= 0: performance cores */
 	int64_t n_ctx;       /* 0: the model's */
 	int64_t n_batch;
-	const char *backend; /* "cpu" or "ref" */
+	const char *backend; /* "cpu", "ref" or "npu" */
+	int64_t npu_min_tokens; /* --backend npu: fewer tokens run on the CPU; -1: default */
+	bool npu_sim;        /* --backend npu on the in-process simulator */
+	bool npu_fp16;       /* --backend npu with fp16 weights instead of int8 */
 	enum rb_type kv_type;
 	rb_sampler_params sampling;
 	bool seed_given;
@@ -58,6 +61,7 @@ void cli_print_common_help(FILE *f, bool sampling);
 struct cli_runtime {
 	rb_threadpool *tp;
 	rb_matmul_backend *backend;
+	rb_matmul_backend *npu; /* --backend npu: first choice, `backend` its fallback */
 	rb_model *model;
 	rb_tokenizer *tok;
 	double load_seconds;

@@ -13,6 +13,7 @@
 
 #include "rosenblatt/cpu.h"
 #include "rosenblatt/cpu_backend.h"
+#include "rosenblatt/npu_backend.h"
 
 void cli_opts_init(struct cli_opts *o)
 {
@@ -21,6 +22,7 @@ void cli_opts_init(struct cli_opts *o)
 	o->n_threads = 0;
 	o->n_batch = 512;
 	o->backend = "cpu";
+	o->npu_min_tokens = -1;
 	o->kv_type = RB_TYPE_F16;
 	o->sampling = rb_sampler_default_params();
 	o->display_prompt = true;
@@ -110,11 +112,20 @@ int cli_parse_common(struct cli_opts *o, int argc, char **argv, int *i)
 			return -1;
 	} else if (is(a, "--backend", NULL)) {
 		VALUE();
-		if (strcmp(v, "cpu") && strcmp(v, "ref")) {
-			fprintf(stderr, "rosenblatt: --backend: '%s' is not one of: cpu, ref\n", v);
+		if (strcmp(v, "cpu") && strcmp(v, "ref") && strcmp(v, "npu")) {
+			fprintf(stderr, "rosenblatt: --backend: '%s' is not one of: cpu, ref, npu\n", v);
 			return -1;
 		}
 		o->backend = v;
+	} else if (is(a, "--npu-min-tokens", NULL)) {
+		VALUE();
+		if (!cli_parse_i64(a, v, 0, INT32_MAX, &o->npu_min_tokens))
+			return -1;
+	} else if (is(a, "--npu-sim", NULL)) {
+		o->npu_sim = true;
+		o->backend = "npu";
+	} else if (is(a, "--npu-fp16", NULL)) {
+		o->npu_fp16 = true;
 	} else if (is(a, "--kv-type", NULL)) {
 		VALUE();
 		if (strcmp(v, "f16") == 0) {
@@ -174,7 +185,11 @@ void cli_print_common_help(FILE *f, bool sampling)
 		"  -t, --threads N         threads (default: the performance cores, %d here)\n"
 		"  -c, --ctx-size N        context length cap (default: the model's)\n"
 		"  -b, --batch-size N      most tokens per forward step (default 512)\n"
-		"      --backend NAME      matmul backend: cpu (SIMD, default) or ref (scalar)\n"
+		"      --backend NAME      matmul backend: cpu (SIMD, default), ref (scalar) or npu\n"
+		"                          (RK3588 NPU for batches, cpu for the rest; stats at exit)\n"
+		"      --npu-min-tokens N  npu: batches of fewer tokens run on the cpu (default 32)\n"
+		"      --npu-sim           npu: the in-process NPU simulator (implies --backend npu)\n"
+		"      --npu-fp16          npu: fp16 weights and activations instead of int8\n"
 		"      --kv-type TYPE      KV cache type: f16 (default) or f32\n"
 		"  -v, --verbose           print which backend owns each weight\n",
 		rb_default_threads());
@@ -233,11 +248,25 @@ int cli_load(const struct cli_opts *o, struct cli_runtime *rt)
 		cli_unload(rt);
 		return EXIT_RUNTIME;
 	}
+	if (strcmp(o->backend, "npu") == 0) {
+		rb_npu_backend_params np = rb_npu_backend_default_params();
+		np.fallback = rt->backend;
+		np.tp = rt->tp;
+		np.sim = o->npu_sim;
+		np.format = o->npu_fp16 ? RB_NPU_WEIGHTS_FP16 : RB_NPU_WEIGHTS_INT8;
+		if (o->npu_min_tokens >= 0)
+			np.min_tokens = o->npu_min_tokens;
+		if (!(rt->npu = rb_npu_backend_create(&np, &err))) {
+			fprintf(stderr, "error: backend npu: %s\n", err.msg);
+			cli_unload(rt);
+			return EXIT_RUNTIME;
+		}
+	}
 	struct progress_state ps = {.tty = isatty(2), .last = -1, .t0 = t0};
-	const rb_matmul_backend *list[] = {rt->backend};
+	const rb_matmul_backend *list[] = {rt->npu ? rt->npu : rt->backend, rt->backend};
 	rb_model_params mp = {
 		.backends = list,
-		.n_backends = 1,
+		.n_backends = rt->npu ? 2 : 1,
 		.progress = load_progress,
 		.progress_user = &ps,
 	};
@@ -272,8 +301,8 @@ int cli_load(const struct cli_opts *o, struct cli_runtime *rt)
 			fprintf(stderr, "  %-28s %-5s [%6lld x %6lld] -> %s (%s)\n", w->name,
 				rb_type_name(w->type), (long long)w->n_out, (long long)w->n_in,
 				w->backend->name,
-				strcmp(w->backend->name, "cpu") == 0 ? rb_cpu_kernel_name(w->type)
-								     : "scalar");
+				strcmp(w->backend->name, "ref") ? rb_cpu_kernel_name(w->type)
+								: "scalar");
 		}
 	}
 	return EXIT_OK;
@@ -281,8 +310,11 @@ int cli_load(const struct cli_opts *o, struct cli_runtime *rt)
 
 void cli_unload(struct cli_runtime *rt)
 {
+	if (rt->npu && rt->model)
+		rb_npu_backend_print_stats(rt->npu, stderr);
 	rb_tokenizer_free(rt->tok);
-	rb_model_free(rt->model);
+	rb_model_free(rt->model); /* releases the weights the backends hold */
+	rb_npu_backend_destroy(rt->npu);
 	rb_cpu_backend_destroy(rt->backend);
 	rb_threadpool_destroy(rt->tp);
 	memset(rt, 0, sizeof(*rt));

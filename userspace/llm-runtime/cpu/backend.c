@@ -50,10 +50,23 @@ static int check_call(const rb_weight *w, int64_t n_tokens, const float *x, int6
 	return RB_OK;
 }
 
+/* Work is cut into chunks claimed dynamically by the pool's threads
+ * (rb_threadpool_run_chunks), about this many per thread: enough that a
+ * descheduled or slow thread holds up little, few enough that claiming costs
+ * nothing next to a chunk. */
+#define CHUNKS_PER_THREAD 8
+
+static long n_chunks_for(const cpu_backend *cb, long n_items)
+{
+	const long want = (long)rb_threadpool_size(cb->tp) * CHUNKS_PER_THREAD;
+	return n_items < want ? n_items : want;
+}
+
 /* ---- generic path ------------------------------------------------------------- */
 
 typedef struct generic_job {
 	const rb_weight *w;
+	long n_chunks;
 	const rb_type_traits *tr;
 	const void *act;      /* n_tok rows of act_row bytes, or x itself for F32 */
 	size_t act_row;
@@ -62,12 +75,12 @@ typedef struct generic_job {
 	int64_t ldy;
 } generic_job;
 
-static void generic_task(void *arg, int ith, int nth)
+static void generic_chunk(void *arg, long c)
 {
 	const generic_job *j = arg;
 	const size_t row_bytes = rb_row_size(j->w->type, j->w->n_in);
 	long o0, o1;
-	rb_split_range((long)j->w->n_out, ith, nth, &o0, &o1);
+	rb_split_range((long)j->w->n_out, (int)c, (int)j->n_chunks, &o0, &o1);
 	for (long o = o0; o < o1; o++) {
 		const void *wr = (const uint8_t *)j->w->data + (size_t)o * row_bytes;
 		for (int64_t t = 0; t < j->n_tok; t++) {
@@ -118,7 +131,8 @@ static int matmul_generic(cpu_backend *cb, const rb_weight *w, int64_t n_tok, co
 		job.act = cb->scratch;
 		job.act_row = row;
 	}
-	rb_threadpool_run(cb->tp, generic_task, &job);
+	job.n_chunks = n_chunks_for(cb, (long)w->n_out);
+	rb_threadpool_run_chunks(cb->tp, generic_chunk, &job, job.n_chunks);
 	return RB_OK;
 }
 
@@ -128,21 +142,23 @@ typedef struct gemm_job {
 	rb_gemm_fn fn;
 	rb_gemm_args args;
 	int split_tokens;
+	long n_chunks;
 } gemm_job;
 
-/* Token tiles of the kernels are 8 wide: split tokens in multiples of 8. */
-static void gemm_task(void *arg, int ith, int nth)
+/* Chunks are ranges of row groups, or (few groups, many tokens) ranges of
+ * tokens in multiples of 8, the kernels' widest token tile. */
+static void gemm_chunk(void *arg, long chunk)
 {
 	const gemm_job *j = arg;
 	if (!j->split_tokens) {
 		long g0, g1;
-		rb_split_range((long)j->args.w->n_groups, ith, nth, &g0, &g1);
+		rb_split_range((long)j->args.w->n_groups, (int)chunk, (int)j->n_chunks, &g0, &g1);
 		if (g1 > g0)
 			j->fn(&j->args, g0, g1);
 		return;
 	}
 	long c0, c1;
-	rb_split_range((long)((j->args.n_tok + 7) / 8), ith, nth, &c0, &c1);
+	rb_split_range((long)((j->args.n_tok + 7) / 8), (int)chunk, (int)j->n_chunks, &c0, &c1);
 	const int64_t t0 = c0 * 8, t1 = c1 * 8 < j->args.n_tok ? c1 * 8 : j->args.n_tok;
 	if (t1 <= t0)
 		return;
@@ -174,13 +190,14 @@ typedef struct act_job {
 	rb_act *a;
 	const float *x;
 	int64_t ldx;
+	long n_chunks;
 } act_job;
 
-static void act_task(void *arg, int ith, int nth)
+static void act_chunk(void *arg, long c)
 {
 	const act_job *j = arg;
 	long t0, t1;
-	rb_split_range((long)j->a->n_tok, ith, nth, &t0, &t1);
+	rb_split_range((long)j->a->n_tok, (int)c, (int)j->n_chunks, &t0, &t1);
 	rb_act_quantize(j->a, j->x, j->ldx, t0, t1);
 }
 
@@ -206,14 +223,16 @@ static int cpu_matmul(void *ctx, const rb_weight *w, int64_t n_tok, const float 
 		if (rc != RB_OK)
 			return rc;
 		rb_act_layout(&act, p->act_type, n_tok, w->n_in, cb->scratch);
-		act_job aj = {.a = &act, .x = x, .ldx = ldx};
 		/* small jobs: the caller alone beats waking the pool */
-		rb_threadpool_run(n_tok * w->n_in >= 32768 ? cb->tp : NULL, act_task, &aj);
+		act_job aj = {.a = &act, .x = x, .ldx = ldx,
+			      .n_chunks = n_tok * w->n_in >= 32768 ? n_chunks_for(cb, (long)n_tok) : 1};
+		rb_threadpool_run_chunks(cb->tp, act_chunk, &aj, aj.n_chunks);
 		job.args.a = &act;
 	}
 	const int nth = rb_threadpool_size(cb->tp);
 	job.split_tokens = nth > 1 && p->n_groups < 4 * nth && n_tok >= 16;
-	rb_threadpool_run(cb->tp, gemm_task, &job);
+	job.n_chunks = n_chunks_for(cb, job.split_tokens ? (long)((n_tok + 7) / 8) : (long)p->n_groups);
+	rb_threadpool_run_chunks(cb->tp, gemm_chunk, &job, job.n_chunks);
 	return RB_OK;
 }
 

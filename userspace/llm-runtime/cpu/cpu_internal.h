@@ -52,17 +52,18 @@ enum rb_pk_kind {
 #define RB_PK_Q4K_DMIN 2368
 #define RB_PK_Q4K_BLOCK 2432
 
-/* Q6K panel block (16 rows x 256 k), 3392 bytes:
- *   ql[32][64]: low 4 bits of q (0..63), nibble layout as the Q4K panel;
- *   qh[16][64]: high 2 bits of the 16 k of sub-block h (steps 4h..4h+3):
- *               byte (row r, i) holds in bits 2s..2s+1 the high bits of
- *               element k = 16h + 4s + i;
- *   sc[8][16][2]: signed scales of sub-blocks 2p and 2p + 1 of row r;
+/* Q6K panel block (16 rows x 256 k), 3392 bytes; 16 sub-blocks h of 192
+ * bytes in the order the kernels read them (one sequential stream):
+ *   ql[2][64]:  low 4 bits of q (0..63) of steps 4h..4h+3, nibble layout as
+ *               the Q4K panel (chunk cc: step 4h + 2cc low, 4h + 2cc + 1 high);
+ *   qh[64]:     their high 2 bits: byte (row r, i) holds in bits 2s..2s+1
+ *               the high bits of element k = 16h + 4s + i;
+ * then sc[8][16][2]: signed scales of sub-blocks 2p and 2p + 1 of row r;
  *   d[16]: the f16 super-block scale as f32.
  * Values are stored unsigned (q, not q - 32); kernels subtract 32 either on
  * the weights (NEON) or as 32 * sum(sc * bsum16) (x86, vpdpbusd wants u8). */
-#define RB_PK_Q6K_QL 0
-#define RB_PK_Q6K_QH 2048
+#define RB_PK_Q6K_QL(h, cc) (192 * (h) + 64 * (cc))
+#define RB_PK_Q6K_QH(h) (192 * (h) + 128)
 #define RB_PK_Q6K_SC 3072
 #define RB_PK_Q6K_D 3328
 #define RB_PK_Q6K_BLOCK 3392

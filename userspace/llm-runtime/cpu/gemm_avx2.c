@@ -155,14 +155,14 @@ AI void q6k_half(const rb_gemm_args *A, const uint8_t *gw, int64_t t0, const int
 			sb[t] = _mm256_setzero_si256();
 		for (int hb = 0; hb < 16; hb++) {
 			const __m256i qh = _mm256_load_si256(
-				(const __m256i *)(blk + RB_PK_Q6K_QH + 64 * hb + 32 * h));
+				(const __m256i *)(blk + RB_PK_Q6K_QH(hb) + 32 * h));
 			const __m256i pr = _mm256_cvtepi8_epi16(_mm_load_si128(
 				(const __m128i *)(blk + RB_PK_Q6K_SC + 32 * (hb / 2) + 16 * h)));
 			const __m256i sc = _mm256_shuffle_epi8(pr, hb % 2 ? dup_odd : dup_even);
 #pragma GCC unroll 2
 			for (int cc = 0; cc < 2; cc++) {
 				const __m256i raw = _mm256_load_si256(
-					(const __m256i *)(blk + RB_PK_Q6K_QL + (2 * hb + cc) * 64 + 32 * h));
+					(const __m256i *)(blk + RB_PK_Q6K_QL(hb, cc) + 32 * h));
 				const __m256i lo = _mm256_or_si256(_mm256_and_si256(raw, m4),
 								   q6_high(qh, 2 * cc));
 				const __m256i hi = _mm256_or_si256(

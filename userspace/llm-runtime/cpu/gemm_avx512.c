@@ -143,11 +143,11 @@ AI void q6k_tile(const rb_gemm_args *A, const uint8_t *gw, int64_t t0, const int
 #pragma GCC unroll 8
 			for (int t = 0; t < T; t++)
 				sub[t] = _mm512_setzero_si512();
-			const __m512i qh = _mm512_load_si512(blk + RB_PK_Q6K_QH + 64 * h);
+			const __m512i qh = _mm512_load_si512(blk + RB_PK_Q6K_QH(h));
 #pragma GCC unroll 2
 			for (int cc = 0; cc < 2; cc++) {
 				const __m512i raw =
-					_mm512_load_si512(blk + RB_PK_Q6K_QL + (2 * h + cc) * 64);
+					_mm512_load_si512(blk + RB_PK_Q6K_QL(h, cc));
 				const __m512i lo = _mm512_or_si512(_mm512_and_si512(raw, m4),
 								   q6_high(qh, 2 * cc));
 				const __m512i hi = _mm512_or_si512(

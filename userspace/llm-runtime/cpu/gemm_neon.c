@@ -141,8 +141,8 @@ AI void q6k_quarter(const rb_gemm_args *A, const uint8_t *gw, int64_t t0, const 
 		for (int t = 0; t < T; t++)
 			sb[t] = vdupq_n_s32(0);
 		for (int h = 0; h < 16; h++) {
-			const uint8x16_t qh = vld1q_u8(blk + RB_PK_Q6K_QH + 64 * h + 16 * q);
-			const uint8_t *c0 = blk + RB_PK_Q6K_QL + (2 * h) * 64 + 16 * q;
+			const uint8x16_t qh = vld1q_u8(blk + RB_PK_Q6K_QH(h) + 16 * q);
+			const uint8_t *c0 = blk + RB_PK_Q6K_QL(h, 0) + 16 * q;
 			const uint8x16_t v0 = vld1q_u8(c0), v1 = vld1q_u8(c0 + 64);
 			const uint8x16_t u0 = vorrq_u8(vandq_u8(v0, m4), vandq_u8(vshlq_n_u8(qh, 4), m30));
 			const uint8x16_t u1 = vorrq_u8(vshrq_n_u8(v0, 4), vandq_u8(vshlq_n_u8(qh, 2), m30));

@@ -187,10 +187,10 @@ static void pack_group_q6k(const rb_pack *p, const void *src, size_t row_bytes, 
 			uint8_t q[RB_QK_K];
 			unpack_q6_k(&blocks[b], q);
 			for (int k = 0; k < RB_QK_K; k++) {
-				blk[RB_PK_Q6K_QL + nib_byte(r, k)] |=
-					(uint8_t)((q[k] & 0x0f) << nib_shift(k));
 				const int h = k / 16, s = (k % 16) / 4, i = k % 4;
-				blk[RB_PK_Q6K_QH + 64 * h + 4 * r + i] |= (uint8_t)((q[k] >> 4) << (2 * s));
+				blk[RB_PK_Q6K_QL(h, s / 2) + 4 * r + i] |=
+					(uint8_t)((q[k] & 0x0f) << nib_shift(k));
+				blk[RB_PK_Q6K_QH(h) + 4 * r + i] |= (uint8_t)((q[k] >> 4) << (2 * s));
 			}
 			for (int j = 0; j < 16; j++)
 				blk[RB_PK_Q6K_SC + 32 * (j / 2) + 2 * r + j % 2] =

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/* The npu backend's CPU kernels: every SIMD variant this CPU runs against
+ * the scalar definition, bit for bit, and the scalar definition against the
+ * recipe written out in the test (npb_q8_row), on random rows of every
+ * length 0..300 (the SIMD bodies and tails), rounding ties, the clamp, and
+ * non-finite rows. */
+#include <float.h>
+#include <math.h>
+
+#include "npb_util.h"
+#include "npu_internal.h"
+#include "rosenblatt/cpu.h"
+
+static void check_variant(const npu_act_kernels *k, uint64_t *seed)
+{
+	const npu_act_kernels *s = &npu_act_scalar;
+	float x[320], y1[320], y2[320], sw[320];
+	int8_t q1[320], q2[320], qr[320];
+	for (int n = 0; n <= 300; n++) {
+		for (int i = 0; i < n; i++) {
+			/* ties: multiples of 0.5 times the step, and large magnitudes */
+			const uint64_t r = rb_test_rand_u64(seed);
+			x[i] = r % 4 == 0 ? (float)((int)(r >> 8) % 255 - 127) * 0.5f
+					  : rb_test_rand_f32(seed) * (r % 7 == 0 ? 1e4f : 3.0f);
+		}
+		const float a1 = k->absmax(x, n), a2 = s->absmax(x, n);
+		CHECKF(a1 == a2, "%s: absmax n=%d: %g vs %g", k->name, n, a1, a2);
+		float want = 0;
+		for (int i = 0; i < n; i++)
+			want = fabsf(x[i]) > want ? fabsf(x[i]) : want;
+		CHECKF(a2 == want, "scalar absmax n=%d: %g vs %g", n, a2, want);
+
+		const float d = npu_q_scale(a2);
+		k->quantize(x, n, npu_q_inv(d), q1);
+		s->quantize(x, n, npu_q_inv(d), q2);
+		CHECKF(memcmp(q1, q2, (size_t)n) == 0, "%s: quantize n=%d differs", k->name, n);
+		const float dr = npb_q8_row(x, n, qr);
+		CHECK(dr == d);
+		CHECKF(memcmp(q2, qr, (size_t)n) == 0, "scalar quantize n=%d differs from the recipe", n);
+		/* a scale that clamps: half the step */
+		k->quantize(x, n, 2.0f * npu_q_inv(d), q1);
+		s->quantize(x, n, 2.0f * npu_q_inv(d), q2);
+		CHECKF(memcmp(q1, q2, (size_t)n) == 0, "%s: clamped quantize n=%d differs", k->name, n);
+		for (int i = 0; i < n; i++)
+			CHECK(q2[i] >= -127 && q2[i] <= 127);
+
+		for (int i = 0; i < n; i++) {
+			/* int32 sums across the range where float conversion rounds */
+			const int32_t acc = (int32_t)(rb_test_rand_u64(seed) >> (33 + i % 24)) *
+					    (i % 2 ? -1 : 1);
+			memcpy(&y1[i], &acc, 4);
+			sw[i] = fabsf(rb_test_rand_f32(seed)) * 1e-3f;
+		}
+		memcpy(y2, y1, sizeof(float) * (size_t)n);
+		const float sx = 0.0123f + (float)n * 1e-4f;
+		k->scale_i32(y1, n, sx, sw);
+		for (int i = 0; i < n; i++) {
+			int32_t acc;
+			memcpy(&acc, &y2[i], 4);
+			const float w = (float)acc * (sx * sw[i]);
+			CHECKF(y1[i] == w, "%s: scale_i32 n=%d i=%d: %.9g vs %.9g", k->name, n, i, y1[i], w);
+		}
+	}
+	/* Non-finite rows are recognized by every variant (NaN and inf anywhere). */
+	for (int n = 1; n <= 40; n++)
+		for (int pos = 0; pos < n; pos += 7) {
+			for (int i = 0; i < n; i++)
+				x[i] = (float)i;
+			x[pos] = NAN;
+			CHECKF(!(k->absmax(x, n) <= FLT_MAX), "%s: NaN at %d of %d missed", k->name, pos, n);
+			x[pos] = -INFINITY;
+			CHECKF(!(k->absmax(x, n) <= FLT_MAX), "%s: -inf at %d of %d missed", k->name, pos, n);
+		}
+}
+
+int main(void)
+{
+	uint64_t seed = 42;
+	check_variant(&npu_act_scalar, &seed);
+#if defined(__x86_64__) && defined(RB_NPU_HAVE_AVX2)
+	if (rb_cpu()->avx2)
+		check_variant(&npu_act_avx2, &seed);
+	else
+		printf("no AVX2 here: the avx2 variant is not checked\n");
+#endif
+#if defined(__aarch64__) && defined(RB_NPU_HAVE_NEON)
+	check_variant(&npu_act_neon, &seed);
+#endif
+	printf("best variant here: %s\n", npu_act_best()->name);
+	return rb_test_finish();
+}

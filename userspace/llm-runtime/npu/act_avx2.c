@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* AVX2 kernels of the npu backend, bit-identical to act.c: the same float
+ * multiply and clamp, cvtps2dq rounds half to even (the default MXCSR mode,
+ * as lrintf), cvtdq2ps rounds like the (float) cast. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "npu_internal.h"
+#include "rosenblatt/fp16.h"
+
+static float absmax_avx2(const float *x, int64_t n)
+{
+	const __m256i mask = _mm256_set1_epi32(0x7fffffff);
+	__m256i m = _mm256_setzero_si256();
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		const __m256i v = _mm256_loadu_si256((const __m256i *)(x + i));
+		m = _mm256_max_epu32(m, _mm256_and_si256(v, mask));
+	}
+	uint32_t lanes[8];
+	_mm256_storeu_si256((__m256i *)lanes, m);
+	uint32_t r = 0;
+	for (int l = 0; l < 8; l++)
+		r = lanes[l] > r ? lanes[l] : r;
+	for (; i < n; i++) {
+		const uint32_t b = rb_f32_bits(x[i]) & 0x7fffffffu;
+		r = b > r ? b : r;
+	}
+	return rb_bits_f32(r);
+}
+
+static inline __m256i quant8(const float *x, __m256 inv, __m256 lo, __m256 hi)
+{
+	__m256 v = _mm256_mul_ps(_mm256_loadu_ps(x), inv);
+	v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+	return _mm256_cvtps_epi32(v);
+}
+
+static void quantize_avx2(const float *x, int64_t n, float inv, int8_t *q)
+{
+	const __m256 vinv = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.0f),
+		     hi = _mm256_set1_ps(127.0f);
+	/* packs work per 128-bit lane: restore element order at the end */
+	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	int64_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		const __m256i a = quant8(x + i, vinv, lo, hi), b = quant8(x + i + 8, vinv, lo, hi);
+		const __m256i c = quant8(x + i + 16, vinv, lo, hi), d = quant8(x + i + 24, vinv, lo, hi);
+		const __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
+		const __m256i all = _mm256_packs_epi16(ab, cd);
+		_mm256_storeu_si256((__m256i *)(q + i), _mm256_permutevar8x32_epi32(all, order));
+	}
+	for (; i < n; i++) {
+		float v = x[i] * inv;
+		v = v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v;
+		q[i] = (int8_t)_mm_cvtss_si32(_mm_set_ss(v));
+	}
+}
+
+static void scale_i32_avx2(float *y, int64_t n, float sx, const float *sw)
+{
+	const __m256 vsx = _mm256_set1_ps(sx);
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		const __m256 acc = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(y + i)));
+		const __m256 s = _mm256_mul_ps(vsx, _mm256_loadu_ps(sw + i));
+		_mm256_storeu_ps(y + i, _mm256_mul_ps(acc, s));
+	}
+	for (; i < n; i++) {
+		int32_t acc;
+		memcpy(&acc, &y[i], sizeof(acc));
+		y[i] = (float)acc * (sx * sw[i]);
+	}
+}
+
+const npu_act_kernels npu_act_avx2 = {
+	.name = "avx2",
+	.absmax = absmax_avx2,
+	.quantize = quantize_avx2,
+	.scale_i32 = scale_i32_avx2,
+};

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/* Run time of the npu backend: route a call by its token count, run it on
+ * the NPU, or hand it to the fallback when the NPU cannot answer it.
+ *
+ * An NPU call (int8), for m tokens of K inputs and N outputs:
+ *   1. per token t: d_x[t] = max_k |x[t][k]| / 127, a[t][k] = round(x / d_x)
+ *   2. npu_gemm_run: acc[t][o] = sum_k a[t][k] q[o][k], exact int32, written
+ *      straight into y (same size as the floats it becomes)
+ *   3. spot checks of acc (verify.c)
+ *   4. y[t][o] = (float)acc[t][o] * (d_x[t] * d_w[o]), in place
+ * fp16 replaces 1 by a conversion to fp16 and npu_gemm_run writes the f32
+ * results; 4 disappears. */
+#include <float.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "npu_internal.h"
+#include "rosenblatt/vec.h"
+
+/* Largest finite fp16 magnitude. */
+#define NPU_F16_MAX 65504.0f
+
+enum npu_outcome {
+	NPU_DONE,
+	NPU_FAIL_RANGE,   /* activations the operand format cannot hold: not the device's fault */
+	NPU_FAIL_DEVICE,  /* libnpu / device error, or out of memory for scratch */
+	NPU_FAIL_VERIFY,  /* a spot check disagreed */
+};
+
+static int grow(void **buf, size_t *have, size_t need, rb_err *err)
+{
+	if (need <= *have)
+		return RB_OK;
+	need = (need + 4095) & ~(size_t)4095;
+	void *p = aligned_alloc(64, need);
+	if (!p)
+		return rb_err_set(err, RB_E_NOMEM, "npu backend: cannot allocate %zu bytes of scratch",
+				  need);
+	free(*buf);
+	*buf = p;
+	*have = need;
+	return RB_OK;
+}
+
+static int grow_scratch(npu_backend *nb, int64_t m, int64_t K, rb_err *err)
+{
+	const size_t bpe = nb->p.format == RB_NPU_WEIGHTS_INT8 ? 1 : sizeof(rb_f16);
+	int rc = grow(&nb->act, &nb->act_bytes, (size_t)m * (size_t)K * bpe, err);
+	if (rc == RB_OK && (size_t)m > nb->act_scale_n) {
+		size_t bytes = nb->act_scale_n * sizeof(float);
+		rc = grow((void **)&nb->act_scale, &bytes, (size_t)m * sizeof(float), err);
+		nb->act_scale_n = bytes / sizeof(float);
+	}
+	return rc;
+}
+
+typedef struct quant_job {
+	const npu_act_kernels *k;
+	const float *x;
+	int64_t ldx, K, m;
+	int8_t *q;        /* int8: m x K */
+	rb_f16 *h;        /* fp16: m x K */
+	float *scale;     /* int8: m */
+	atomic_int bad;   /* some row not representable */
+} quant_job;
+
+static void quant_task(void *arg, int ith, int nth)
+{
+	quant_job *j = arg;
+	long t0, t1;
+	rb_split_range((long)j->m, ith, nth, &t0, &t1);
+	for (long t = t0; t < t1; t++) {
+		const float *xt = j->x + t * j->ldx;
+		const float amax = j->k->absmax(xt, j->K);
+		if (!(amax <= (j->q ? FLT_MAX : NPU_F16_MAX))) {
+			atomic_store_explicit(&j->bad, 1, memory_order_relaxed);
+			return;
+		}
+		if (j->q) {
+			const float d = npu_q_scale(amax);
+			j->scale[t] = d;
+			j->k->quantize(xt, j->K, npu_q_inv(d), j->q + t * j->K);
+		} else {
+			rb_vec_f32_to_f16(j->K, j->h + t * j->K, xt);
+		}
+	}
+}
+
+typedef struct scale_job {
+	const npu_act_kernels *k;
+	float *y;
+	int64_t ldy, m, N;
+	const float *sx, *sw;
+} scale_job;
+
+static void scale_task(void *arg, int ith, int nth)
+{
+	const scale_job *j = arg;
+	long t0, t1;
+	rb_split_range((long)j->m, ith, nth, &t0, &t1);
+	for (long t = t0; t < t1; t++)
+		j->k->scale_i32(j->y + t * j->ldy, j->N, j->sx[t], j->sw);
+}
+
+/* Small pieces of work: the caller alone beats waking the pool. */
+static rb_threadpool *pool_for(const npu_backend *nb, int64_t elements)
+{
+	return elements >= 32768 ? nb->p.tp : NULL;
+}
+
+static enum npu_outcome npu_rows(npu_backend *nb, const rb_weight *w, const npu_weight *nw,
+				 int64_t m, const float *x, int64_t ldx, float *y, int64_t ldy,
+				 rb_err *err)
+{
+	const bool int8 = nb->p.format == RB_NPU_WEIGHTS_INT8;
+	const int64_t K = w->n_in, N = w->n_out;
+	if (grow_scratch(nb, m, K, err) != RB_OK)
+		return NPU_FAIL_DEVICE;
+
+	double t = npu_now();
+	quant_job q = {.k = nb->k, .x = x, .ldx = ldx, .K = K, .m = m};
+	if (int8) {
+		q.q = nb->act;
+		q.scale = nb->act_scale;
+	} else {
+		q.h = nb->act;
+	}
+	atomic_init(&q.bad, 0);
+	rb_threadpool_run(pool_for(nb, m * K), quant_task, &q);
+	nb->st.t_quantize += npu_now() - t;
+	if (atomic_load(&q.bad)) {
+		rb_err_set(err, RB_E_UNSUPPORTED, "activations are %s",
+			   int8 ? "not finite" : "not finite or beyond fp16");
+		return NPU_FAIL_RANGE;
+	}
+
+	t = npu_now();
+	/* libnpu's CPU side (pack A, copy it per context, unpack C) is m (K + N)
+	 * elements: below the threshold, waking the pool costs more than it saves. */
+	npu_gemm_ctx_set_threadpool(nb->gctx, pool_for(nb, m * (K + N)));
+	int rc = npu_gemm_run(nb->gctx, nw->gw, (uint32_t)m, nb->act, (size_t)K, y, (size_t)ldy, err);
+	nb->st.t_gemm += npu_now() - t;
+	npu_gemm_timing tm;
+	npu_gemm_ctx_last_timing(nb->gctx, &tm);
+	nb->st.t_pack += tm.pack;
+	nb->st.t_submit += tm.submit;
+	nb->st.t_wait += tm.wait;
+	nb->st.t_unpack += tm.unpack;
+	if (rc != 0)
+		return NPU_FAIL_DEVICE;
+	npu_gemm_plan_summary ps;
+	npu_gemm_plan_get_summary(npu_gemm_ctx_last_plan(nb->gctx), &ps);
+	nb->st.plan_cycles += ps.cycles;
+	nb->st.plan_clock_hz = ps.clock_hz;
+
+	if (nb->p.verify) {
+		t = npu_now();
+		rc = npu_verify(nb, w, nw, m, y, ldy, err);
+		nb->st.t_verify += npu_now() - t;
+		if (rc != RB_OK)
+			return NPU_FAIL_VERIFY;
+	}
+
+	if (int8) {
+		t = npu_now();
+		scale_job s = {.k = nb->k, .y = y, .ldy = ldy, .m = m, .N = N, .sx = nb->act_scale,
+			       .sw = nw->scale};
+		rb_threadpool_run(pool_for(nb, m * N), scale_task, &s);
+		nb->st.t_dequantize += npu_now() - t;
+	}
+	return NPU_DONE;
+}
+
+static enum npu_outcome npu_call(npu_backend *nb, const rb_weight *w, const npu_weight *nw,
+				 int64_t n, const float *x, int64_t ldx, float *y, int64_t ldy,
+				 rb_err *err)
+{
+	for (int64_t t0 = 0; t0 < n; t0 += NPU_GEMM_MAX_M) {
+		const int64_t m = n - t0 < NPU_GEMM_MAX_M ? n - t0 : NPU_GEMM_MAX_M;
+		const enum npu_outcome o = npu_rows(nb, w, nw, m, x + t0 * ldx, ldx, y + t0 * ldy,
+						    ldy, err);
+		if (o != NPU_DONE)
+			return o;
+	}
+	nb->st.npu_calls++;
+	nb->st.npu_tokens += (uint64_t)n;
+	nb->st.npu_macs += (uint64_t)n * (uint64_t)w->n_in * (uint64_t)w->n_out;
+	return NPU_DONE;
+}
+
+static int run_fallback(npu_backend *nb, const npu_weight *nw, int64_t n, const float *x,
+			int64_t ldx, float *y, int64_t ldy, rb_err *err)
+{
+	const double t = npu_now();
+	const int rc = rb_matmul(&nw->fb, n, x, ldx, y, ldy, err);
+	nb->st.t_fallback += npu_now() - t;
+	return rc;
+}
+
+/* Book-keeping of a call the NPU could not answer; the caller then runs it
+ * on the fallback. */
+static void note_failure(npu_backend *nb, const rb_weight *w, int64_t n, enum npu_outcome o,
+			 const rb_err *why)
+{
+	const char *name = w->name ? w->name : "weight";
+	nb->st.fallback_calls++;
+	if (o == NPU_FAIL_RANGE) {
+		nb->st.range_fallbacks++;
+		npu_warn(nb, "%s, %lld tokens: %s; this call runs on %s", name, (long long)n,
+			 why->msg, nb->p.fallback->name);
+		return;
+	}
+	if (o == NPU_FAIL_VERIFY)
+		nb->st.verify_failures++;
+	else
+		nb->st.npu_errors++;
+	npu_warn(nb, "%s [%lld x %lld], %lld tokens: %s; this call runs on %s", name,
+		 (long long)w->n_out, (long long)w->n_in, (long long)n, why->msg,
+		 nb->p.fallback->name);
+	nb->consecutive_failures++;
+	if (nb->p.max_failures && nb->consecutive_failures >= nb->p.max_failures && !nb->disabled) {
+		nb->disabled = true;
+		nb->warned_once = false; /* never rate-limit this one */
+		npu_warn(nb, "%u NPU failures in a row: the NPU is not used any more; every "
+			 "matmul runs on %s", nb->consecutive_failures, nb->p.fallback->name);
+	}
+}
+
+int npu_backend_matmul(void *ctx, const rb_weight *w, int64_t n, const float *x, int64_t ldx,
+		       float *y, int64_t ldy, rb_err *err)
+{
+	npu_backend *nb = ctx;
+	const npu_weight *nw = w->packed;
+	if (!nw || n < 0 || (n > 0 && (!x || !y)) || ldx < w->n_in || ldy < w->n_out)
+		return rb_err_set(err, RB_E_INVALID,
+				  "%s: bad npu matmul call (%s, n_tokens %lld, ldx %lld for n_in "
+				  "%lld, ldy %lld for n_out %lld)", w->name ? w->name : "weight",
+				  nw ? "bound" : "not bound", (long long)n, (long long)ldx,
+				  (long long)w->n_in, (long long)ldy, (long long)w->n_out);
+	if (n == 0)
+		return RB_OK;
+	pthread_mutex_lock(&nb->lock);
+	nb->st.calls++;
+	nb->st.tokens += (uint64_t)n;
+	int rc;
+	if (n < nb->p.min_tokens) {
+		nb->st.small_calls++;
+		rc = run_fallback(nb, nw, n, x, ldx, y, ldy, err);
+	} else if (!nw->gw || nb->disabled) {
+		nb->st.fallback_calls++;
+		rc = run_fallback(nb, nw, n, x, ldx, y, ldy, err);
+	} else {
+		rb_err why = {0};
+		const enum npu_outcome o = npu_call(nb, w, nw, n, x, ldx, y, ldy, &why);
+		if (o == NPU_DONE) {
+			nb->consecutive_failures = 0;
+			rc = RB_OK;
+		} else {
+			note_failure(nb, w, n, o, &why);
+			rc = run_fallback(nb, nw, n, x, ldx, y, ldy, err);
+			if (rc != RB_OK)
+				rb_err_wrap(err, "%s: the fallback failed too after '%s'",
+					    w->name ? w->name : "weight", why.msg);
+		}
+	}
+	pthread_mutex_unlock(&nb->lock);
+	return rc;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals of the "npu" matmul backend (rosenblatt/npu_backend.h): the
+ * backend and per-weight state, and the CPU-side kernels that turn f32
+ * activations into NPU operands and int32 sums back into f32.
+ *
+ * The quantization recipe, shared by weights (per output channel, at load)
+ * and activations (per token, per call) and by the spot checks that redo it:
+ *
+ *	amax = max |v|,  d = amax / 127,  inv = d > 0 ? 1 / d : 0
+ *	q    = round_half_even(clamp(v * inv, -127, 127))
+ *
+ * Every kernel variant computes exactly these float operations (a multiply,
+ * a clamp, one rounding), so scalar, AVX2 and NEON agree bit for bit. */
+#ifndef RB_NPU_INTERNAL_H
+#define RB_NPU_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "npu/npu_device.h"
+#include "npu/npu_gemm.h"
+#include "rosenblatt/npu_backend.h"
+
+/* ---- CPU kernels (act.c, act_avx2.c, act_neon.c) --------------------------------- */
+
+typedef struct npu_act_kernels {
+	const char *name; /* "avx2", "neon", "scalar" */
+	/* max |x[i]|; +inf when any element is inf, a NaN when any is NaN (so
+	 * `!(amax <= FLT_MAX)` spots every non-finite row). */
+	float (*absmax)(const float *x, int64_t n);
+	/* q[i] = round_half_even(clamp(x[i] * inv, -127, 127)). */
+	void (*quantize)(const float *x, int64_t n, float inv, int8_t *q);
+	/* In place: y holds n int32 sums on entry, on return the floats
+	 * (float)acc[i] * (sx * sw[i]). */
+	void (*scale_i32)(float *y, int64_t n, float sx, const float *sw);
+} npu_act_kernels;
+
+extern const npu_act_kernels npu_act_scalar;
+#if defined(__x86_64__)
+extern const npu_act_kernels npu_act_avx2;
+#endif
+#if defined(__aarch64__)
+extern const npu_act_kernels npu_act_neon;
+#endif
+/* The best variant for this CPU (rb_cpu(), RB_CPU_DISABLE honoured). */
+const npu_act_kernels *npu_act_best(void);
+
+static inline float npu_q_scale(float amax) { return amax / 127.0f; }
+static inline float npu_q_inv(float d) { return d > 0 ? 1.0f / d : 0.0f; }
+
+/* ---- backend state ----------------------------------------------------------------- */
+
+/* w->packed of a weight bound to the npu backend. */
+typedef struct npu_weight {
+	rb_weight fb;            /* the same weight, bound to the fallback backend */
+	npu_gemm_weights *gw;    /* resident on the NPU, or NULL: fallback only */
+	float *scale;            /* int8: n_out per-channel scales d_w */
+	const char *cpu_only;    /* why gw is NULL (static text) */
+} npu_weight;
+
+typedef struct npu_backend {
+	rb_matmul_backend be;    /* first: the public table */
+	rb_npu_backend_params p; /* as given (pointers borrowed) */
+	const npu_act_kernels *k;
+	npu_device *dev[NPU_DEVICE_MAX_CONTEXTS];
+	unsigned ndev;
+	bool own_devices;
+	bool is_sim;
+	npu_gemm_ctx *gctx;
+	pthread_mutex_t lock;    /* one matmul at a time: scratch, stats, device */
+
+	/* Scratch of NPU calls, grown only (no allocation once warm). */
+	void *act;               /* m x K int8 or fp16 activations */
+	size_t act_bytes;
+	float *act_scale;        /* m per-token scales (int8) */
+	size_t act_scale_n;
+	float *vrow;             /* K floats: a weight row for the spot check */
+	int8_t *vrow_q;          /* K int8 */
+	size_t vrow_n;
+
+	unsigned consecutive_failures;
+	bool disabled;
+	uint64_t rng;            /* spot-check sample positions */
+
+	/* Rate-limited warnings. */
+	double last_warning;
+	uint64_t suppressed;
+	bool warned_once;
+
+	rb_npu_backend_stats st;
+	npu_sim_stats sim_base;  /* simulator totals at the last reset */
+} npu_backend;
+
+double npu_now(void);
+void npu_warn(npu_backend *nb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* weights.c */
+bool npu_backend_supports(void *ctx, const rb_weight *w);
+int npu_backend_prepare(void *ctx, rb_weight *w, rb_err *err);
+void npu_backend_release(void *ctx, rb_weight *w);
+
+/* matmul.c */
+int npu_backend_matmul(void *ctx, const rb_weight *w, int64_t n_tokens, const float *x,
+		       int64_t ldx, float *y, int64_t ldy, rb_err *err);
+
+/* verify.c: spot-check the m x N results of the last npu_gemm_run (int32
+ * sums in y for int8, floats for fp16) against the CPU. RB_OK or
+ * RB_E_DEVICE naming the output that disagrees. */
+int npu_verify(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_t m,
+	       const float *y, int64_t ldy, rb_err *err);
+
+#endif

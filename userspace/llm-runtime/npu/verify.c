@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* Spot checks of NPU results. The rocket uAPI reports no job errors and the
+ * output canaries (libnpu) only catch tasks that wrote nothing; a task that
+ * writes wrong data (a layout or register the silicon reads differently
+ * than the simulator) would otherwise give a silently wrong answer. So after
+ * every NPU call, one output of every task cell (row tile x column chunk,
+ * all its K slices) is recomputed on the CPU from the same operands:
+ *
+ *  - int8: the weight row is dequantized and requantized with its stored
+ *    scale (the recipe is deterministic, so this reproduces the resident
+ *    int8 row exactly) and dotted with the quantized activation row: the
+ *    int32 sum must be equal, bit for bit;
+ *  - fp16: the dot of the same fp16 operands in double; the NPU's fp32
+ *    accumulation may differ by at most K * 2^-23 of sum |a * w| (a
+ *    sequential fp32 sum's worst case, doubled), with a floor of 1e-3.
+ *
+ * Cost per call: (cells) x K multiply-adds plus dequantizing as many
+ * weight rows, against m x K x N for the call. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "npu_internal.h"
+#include "rosenblatt/fp16.h"
+
+static uint64_t next_random(npu_backend *nb)
+{
+	/* splitmix64 */
+	uint64_t z = (nb->rng += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static int grow_rows(npu_backend *nb, int64_t K, rb_err *err)
+{
+	if ((size_t)K <= nb->vrow_n)
+		return RB_OK;
+	float *r = malloc((size_t)K * sizeof(float));
+	int8_t *q = malloc((size_t)K);
+	if (!r || !q) {
+		free(r);
+		free(q);
+		return rb_err_set(err, RB_E_NOMEM, "npu backend: out of memory for spot checks");
+	}
+	free(nb->vrow);
+	free(nb->vrow_q);
+	nb->vrow = r;
+	nb->vrow_q = q;
+	nb->vrow_n = (size_t)K;
+	return RB_OK;
+}
+
+static int check_int8(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_t t,
+		      int64_t o, const float *y, int64_t ldy, const npu_gemm_task_info *ti,
+		      rb_err *err)
+{
+	const int64_t K = w->n_in;
+	const int8_t *a = (const int8_t *)nb->act + t * K;
+	nb->k->quantize(nb->vrow, K, npu_q_inv(nw->scale[o]), nb->vrow_q);
+	int64_t want = 0;
+	for (int64_t i = 0; i < K; i++)
+		want += (int32_t)nb->vrow_q[i] * a[i];
+	int32_t got;
+	memcpy(&got, &y[t * ldy + o], sizeof(got));
+	if (got == want)
+		return RB_OK;
+	return rb_err_set(err, RB_E_DEVICE, "spot check: output [%lld][%lld] of context %u's task "
+			  "(rows %u..%u, columns %u..%u) is %d, the CPU computes %lld from the "
+			  "same int8 operands", (long long)t, (long long)o, ti->core, ti->m0,
+			  ti->m0 + ti->m - 1, ti->n0, ti->n0 + ti->n - 1, got, (long long)want);
+}
+
+static int check_fp16(npu_backend *nb, const rb_weight *w, int64_t t, int64_t o,
+		      const float *y, int64_t ldy, const npu_gemm_task_info *ti, rb_err *err)
+{
+	const int64_t K = w->n_in;
+	const rb_f16 *a = (const rb_f16 *)nb->act + t * K;
+	double want = 0, mag = 0;
+	for (int64_t i = 0; i < K; i++) {
+		const double p = (double)rb_f16_to_f32(a[i]) *
+				 (double)rb_f16_to_f32(rb_f32_to_f16(nb->vrow[i]));
+		want += p;
+		mag += fabs(p);
+	}
+	const double got = y[t * ldy + o];
+	const double rel = fmax(1e-3, (double)K * 0x1p-23);
+	if (fabs(got - want) <= rel * mag)
+		return RB_OK;
+	return rb_err_set(err, RB_E_DEVICE, "spot check: output [%lld][%lld] of context %u's task "
+			  "(rows %u..%u, columns %u..%u) is %g, the CPU computes %g from the same "
+			  "fp16 operands (allowed difference %g)", (long long)t, (long long)o,
+			  ti->core, ti->m0, ti->m0 + ti->m - 1, ti->n0, ti->n0 + ti->n - 1, got, want,
+			  rel * mag);
+}
+
+int npu_verify(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_t m,
+	       const float *y, int64_t ldy, rb_err *err)
+{
+	const int64_t K = w->n_in, N = w->n_out;
+	int rc = grow_rows(nb, K, err);
+	if (rc != RB_OK)
+		return rc;
+	const rb_type_traits *tr = rb_type_traits_get(w->type);
+	const size_t row_bytes = rb_row_size(w->type, K);
+	const npu_gemm_plan *p = npu_gemm_ctx_last_plan(nb->gctx);
+	const uint32_t tasks = npu_gemm_plan_task_count(p);
+	for (uint32_t i = 0; i < tasks; i++) {
+		npu_gemm_task_info ti;
+		npu_gemm_plan_get_task(p, i, &ti);
+		if (ti.k_slice != 0) /* a cell's result sums all its slices: check it once */
+			continue;
+		const int64_t rows = (int64_t)ti.m0 + ti.m < m ? ti.m : m - ti.m0;
+		const int64_t cols = (int64_t)ti.n0 + ti.n < N ? ti.n : N - ti.n0;
+		if (rows <= 0 || cols <= 0) /* padding only */
+			continue;
+		const int64_t t = ti.m0 + (int64_t)(next_random(nb) % (uint64_t)rows);
+		const int64_t o = ti.n0 + (int64_t)(next_random(nb) % (uint64_t)cols);
+		tr->to_float((const uint8_t *)w->data + (size_t)o * row_bytes, nb->vrow, K);
+		rc = nb->p.format == RB_NPU_WEIGHTS_INT8
+			     ? check_int8(nb, w, nw, t, o, y, ldy, &ti, err)
+			     : check_fp16(nb, w, t, o, y, ldy, &ti, err);
+		if (rc != RB_OK)
+			return rc;
+		nb->st.verified_outputs++;
+	}
+	return RB_OK;
+}
