@@ -9,7 +9,7 @@
  * For the board: run it on the real Qwen2.5 weights with real prompts.
  *
  * Usage: bench_npu_accuracy -m MODEL [-p TEXT | -f FILE] [-n N] [--ref] [--sim]
- *                           [--npu-fp16] [--min-tokens N] [-t THREADS] */
+ *                           [--npu-fp16 | --npu-act16] [--min-tokens N] [-t THREADS] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +30,7 @@ typedef struct opts {
 	const char *model, *text;
 	int n_gen, threads;
 	int64_t min_tokens;
-	int ref, sim, fp16;
+	int ref, sim, fp16, act16;
 } opts;
 
 static const char default_text[] =
@@ -50,6 +50,7 @@ static int usage(int status)
 		"  --ref            also the scalar reference backend (slow)\n"
 		"  --sim            the NPU simulator (also NPU_DEVICE=sim)\n"
 		"  --npu-fp16       fp16 weights on the NPU instead of int8\n"
+		"  --npu-act16      int8 activations in two passes (value + residual)\n"
 		"  --min-tokens N   npu backend threshold (default 32)\n"
 		"  -t N             threads (default: performance cores)\n");
 	return status;
@@ -216,6 +217,8 @@ int main(int argc, char **argv)
 			o.sim = 1;
 		} else if (!strcmp(a, "--npu-fp16")) {
 			o.fp16 = 1;
+		} else if (!strcmp(a, "--npu-act16")) {
+			o.act16 = 1;
 		} else {
 			return usage(strcmp(a, "-h") && strcmp(a, "--help") ? 2 : 0);
 		}
@@ -244,13 +247,15 @@ int main(int argc, char **argv)
 	np.sim = o.sim;
 	np.min_tokens = o.min_tokens;
 	np.format = o.fp16 ? RB_NPU_WEIGHTS_FP16 : RB_NPU_WEIGHTS_INT8;
+	np.act_residual = o.act16;
 	rb_matmul_backend *npu = rb_npu_backend_create(&np, &err);
 	if (!tp || !cpu || !npu) {
 		fprintf(stderr, "error: %s\n", err.msg);
 		return 1;
 	}
 	printf("model %s, %zu prompt tokens, %d greedy, npu: %s (%s)\n", o.model, prompt.n, o.n_gen,
-	       rb_npu_backend_device_name(npu), o.fp16 ? "fp16" : "int8");
+	       rb_npu_backend_device_name(npu),
+	       o.fp16 ? "fp16" : o.act16 ? "int8, activations in two passes" : "int8");
 	result res[3] = {{.name = "cpu"}, {.name = "npu"}, {.name = "ref"}};
 	const rb_matmul_backend *l_cpu[] = {cpu}, *l_npu[] = {npu, cpu};
 	int status = run(&o, l_cpu, 1, tp, &prompt, V, &res[0]) ||

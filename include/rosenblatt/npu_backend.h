@@ -57,6 +57,10 @@ typedef struct rb_npu_backend_params {
 	unsigned n_devices;
 	int64_t min_tokens;       /* calls with fewer tokens go to the fallback (default 32) */
 	enum rb_npu_weight_format format;
+	/* int8: activations as two int8 passes, the values and what rounding
+	 * them left over (its own per-token scale): ~16-bit activations for
+	 * twice the NPU work (--npu-act16). */
+	bool act_residual;
 	int64_t timeout_ms;       /* completion wait per call; 0 = libnpu's default (2 s) */
 	/* Spot check every NPU call: one output of every task (row tile x column
 	 * chunk) recomputed on the CPU from the same quantized operands, exact

@@ -60,6 +60,33 @@ static void check_variant(const npu_act_kernels *k, uint64_t *seed)
 			const float w = (float)acc * (sx * sw[i]);
 			CHECKF(y1[i] == w, "%s: scale_i32 n=%d i=%d: %.9g vs %.9g", k->name, n, i, y1[i], w);
 		}
+		/* residual of that quantization, and the two-pass scaling */
+		k->quantize(x, n, npu_q_inv(d), q1);
+		float r1[320], r2[320];
+		k->residual(x, n, d, q1, r1);
+		s->residual(x, n, d, q1, r2);
+		CHECKF(memcmp(r1, r2, sizeof(float) * (size_t)n) == 0, "%s: residual n=%d differs",
+		       k->name, n);
+		for (int i = 0; i < n; i++) {
+			const float v = d * (float)q1[i];
+			CHECK(r2[i] == x[i] - v);
+			CHECK(fabsf(r2[i]) <= d * 0.5f * (1 + 1e-6f) || fabsf(x[i]) > 127 * d);
+		}
+		int32_t acc2[320];
+		for (int i = 0; i < n; i++) {
+			const int32_t acc = (int32_t)(rb_test_rand_u64(seed) >> 40) - (1 << 23);
+			memcpy(&y1[i], &acc, 4);
+			acc2[i] = (int32_t)(rb_test_rand_u64(seed) >> 44) - (1 << 19);
+		}
+		memcpy(y2, y1, sizeof(float) * (size_t)n);
+		const float sr = sx / 254.0f;
+		k->scale2_i32(y1, acc2, n, sx, sr, sw);
+		for (int i = 0; i < n; i++) {
+			int32_t acc;
+			memcpy(&acc, &y2[i], 4);
+			const float a = (float)acc * (sx * sw[i]), b = (float)acc2[i] * (sr * sw[i]);
+			CHECKF(y1[i] == a + b, "%s: scale2_i32 n=%d i=%d", k->name, n, i);
+		}
 	}
 	/* Non-finite rows are recognized by every variant (NaN and inf anywhere). */
 	for (int n = 1; n <= 40; n++)

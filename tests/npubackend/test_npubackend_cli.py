@@ -85,6 +85,10 @@ r = rb("run", "-m", STORIES, "--npu-sim", "--npu-fp16", "--npu-min-tokens", "1",
 check(r.returncode == 0 and "fp16 weights" in r.stderr and r.stdout == cpu.stdout,
       "fp16 weights: same greedy text", r)
 
+r = rb("run", "-m", STORIES, "--npu-sim", "--npu-act16", "--npu-min-tokens", "1", *GEN)
+check(r.returncode == 0 and "two int8 passes" in r.stderr and r.stdout == cpu.stdout,
+      "activations in two passes: same greedy text", r)
+
 r = rb("bench", "-m", STORIES, "--npu-sim", "-p", "40", "-n", "2", "-r", "1", "--no-warmup")
 check(r.returncode == 0 and re.search(r"\| npu +\|.*pp40", r.stdout) and
       stat(r, r"NPU (\d+) \(") > 0, "bench --npu-sim: table and stats", r)

@@ -11,7 +11,9 @@
  *     (each rounding moves a value by at most half its step d = max / 127),
  *     and the measured RMS error near the uniform-rounding prediction;
  *  3. n_tokens below min_tokens: bit-identical to the fallback ("cpu");
- *  4. fp16 weights: within the fp16 rounding bound of the ref backend. */
+ *  4. fp16 weights: within the fp16 rounding bound of the ref backend;
+ *  5. act_residual (two int8 passes over the activations): 1 and 2 with the
+ *     residual's step d_r = max|x - d_x a| / 127 in place of d_x. */
 #include <float.h>
 #include <math.h>
 
@@ -23,10 +25,10 @@
 
 typedef struct fixture {
 	rb_threadpool *tp;
-	rb_matmul_backend *cpu, *ref, *npu, *npu16;
+	rb_matmul_backend *cpu, *ref, *npu, *npu16, *npu2;
 } fixture;
 
-static double rms_ratio_sum_err, rms_ratio_sum_pred; /* over every int8 case */
+static double rms_ratio_sum_err, rms_ratio_sum_pred; /* over every int8 case (one pass) */
 
 static int64_t ld_pad(int64_t n) { return n + 3; }
 
@@ -53,25 +55,41 @@ static float *run(const rb_matmul_backend *b, npb_weight *nw, int64_t n, const f
 	return y;
 }
 
-/* 1: the recipe, bit for bit. */
+/* 1: the recipe, bit for bit. With `residual` (act_residual), the
+ * activations' rounding residual r = x - d_x a is quantized the same way and
+ * y = acc * (d_x d_w) + acc_r * (d_r d_w). */
 static void check_recipe(const npb_weight *nw, int64_t n, const float *x, int64_t ldx,
-			 const float *y, int64_t ldy, const char *what)
+			 const float *y, int64_t ldy, bool residual, const char *what)
 {
 	const int64_t K = nw->w.n_in, N = nw->w.n_out;
 	int8_t *qw = malloc((size_t)K * (size_t)N), *qx = malloc((size_t)K * (size_t)n);
+	int8_t *qr = malloc((size_t)K * (size_t)n);
 	float *dw = malloc((size_t)N * sizeof(float)), *dx = malloc((size_t)n * sizeof(float));
-	REQUIRE(qw && qx && dw && dx);
+	float *dr = malloc((size_t)n * sizeof(float)), *r = malloc((size_t)K * sizeof(float));
+	REQUIRE(qw && qx && qr && dw && dx && dr && r);
 	for (int64_t o = 0; o < N; o++)
 		dw[o] = npb_q8_row(nw->f + o * K, K, qw + o * K);
-	for (int64_t t = 0; t < n; t++)
+	for (int64_t t = 0; t < n; t++) {
 		dx[t] = npb_q8_row(x + t * ldx, K, qx + t * K);
+		for (int64_t i = 0; i < K; i++) {
+			const float v = dx[t] * (float)qx[t * K + i];
+			r[i] = x[t * ldx + i] - v;
+		}
+		dr[t] = npb_q8_row(r, K, qr + t * K);
+	}
 	int64_t bad = 0;
 	for (int64_t t = 0; t < n; t++)
 		for (int64_t o = 0; o < N; o++) {
-			int64_t acc = 0;
-			for (int64_t i = 0; i < K; i++)
+			int64_t acc = 0, acc_r = 0;
+			for (int64_t i = 0; i < K; i++) {
 				acc += (int64_t)qw[o * K + i] * qx[t * K + i];
-			const float want = (float)(int32_t)acc * (dx[t] * dw[o]);
+				acc_r += (int64_t)qw[o * K + i] * qr[t * K + i];
+			}
+			float want = (float)(int32_t)acc * (dx[t] * dw[o]);
+			if (residual) {
+				const float b = (float)(int32_t)acc_r * (dr[t] * dw[o]);
+				want = want + b;
+			}
 			if (y[t * ldy + o] != want && bad++ < 3)
 				fprintf(stderr, "%s: y[%lld][%lld] = %.9g, recipe %.9g\n", what,
 					(long long)t, (long long)o, y[t * ldy + o], want);
@@ -79,17 +97,34 @@ static void check_recipe(const npb_weight *nw, int64_t n, const float *x, int64_
 	CHECKF(bad == 0, "%s: %lld outputs differ from the int8 recipe", what, (long long)bad);
 	free(qw);
 	free(qx);
+	free(qr);
 	free(dw);
 	free(dx);
+	free(dr);
+	free(r);
 }
 
 /* 2: the int8 error bound against the ref backend, and the RMS error. */
 static void check_bound(const npb_weight *nw, int64_t n, const float *x, int64_t ldx,
-			const float *y, const float *yref, int64_t ldy, const char *what)
+			const float *y, const float *yref, int64_t ldy, bool residual,
+			const char *what)
 {
 	const int64_t K = nw->w.n_in, N = nw->w.n_out;
-	int8_t *q = malloc((size_t)K);
-	REQUIRE(q);
+	int8_t *q = malloc((size_t)K), *qa = malloc((size_t)K);
+	float *r = malloc((size_t)K * sizeof(float)), *xstep = malloc((size_t)n * sizeof(float));
+	REQUIRE(q && qa && r && xstep);
+	/* the activations' rounding step: d_x, or with residual passes d_r */
+	for (int64_t t = 0; t < n; t++) {
+		const float dx = npb_q8_row(x + t * ldx, K, qa);
+		xstep[t] = dx;
+		if (residual) {
+			for (int64_t i = 0; i < K; i++) {
+				const float v = dx * (float)qa[i];
+				r[i] = x[t * ldx + i] - v;
+			}
+			xstep[t] = npb_q8_row(r, K, qa);
+		}
+	}
 	int64_t bad = 0;
 	double err2 = 0, pred2 = 0, worst = 0;
 	for (int64_t o = 0; o < N; o++) {
@@ -110,8 +145,10 @@ static void check_bound(const npb_weight *nw, int64_t n, const float *x, int64_t
 				x2 += (double)xt[i] * xt[i];
 				mag += fabs((double)w[i] * xt[i]);
 			}
-			/* the float rounding of the result and of ref's own result */
-			const double bound = (w_max * x_abs + x_max * what_abs) / 254.0 + 1e-6 * mag + 1e-30;
+			/* |w^ - w| <= d_w / 2, |x^ - x| <= step / 2; then the float
+			 * rounding of the result and of ref's own result */
+			const double bound = (w_max * x_abs / 127.0 + xstep[t] * what_abs) / 2.0 +
+					     1e-6 * mag + 1e-30;
 			const double e = (double)y[t * ldy + o] - yref[t * ldy + o];
 			if (!(fabs(e) <= bound) && bad++ < 3)
 				fprintf(stderr, "%s: y[%lld][%lld] = %.9g, ref %.9g, |diff| %.3g > bound %.3g\n",
@@ -119,7 +156,8 @@ static void check_bound(const npb_weight *nw, int64_t n, const float *x, int64_t
 					fabs(e), bound);
 			worst = fmax(worst, fabs(e) / bound);
 			/* uniform rounding: variance step^2 / 12 per rounded value */
-			const double dx = x_max / 127.0;
+			const double dx = xstep[t];
+			(void)x_max;
 			err2 += e * e;
 			pred2 += (x2 * (double)dw * dw + what2 * dx * dx) / 12.0;
 		}
@@ -130,10 +168,15 @@ static void check_bound(const npb_weight *nw, int64_t n, const float *x, int64_t
 	 * move it well above). */
 	const double ratio = pred2 > 0 ? sqrt(err2 / pred2) : 0;
 	CHECKF(ratio < 1.5, "%s: RMS error %.3g x the uniform-rounding prediction", what, ratio);
-	rms_ratio_sum_err += err2;
-	rms_ratio_sum_pred += pred2;
-	printf("  %-34s worst |diff|/bound %.3f, RMS error / predicted %.3f\n", what, worst, ratio);
+	if (!residual) {
+		rms_ratio_sum_err += err2;
+		rms_ratio_sum_pred += pred2;
+	}
+	printf("  %-40s worst |diff|/bound %.3f, RMS error / predicted %.3f\n", what, worst, ratio);
 	free(q);
+	free(qa);
+	free(r);
+	free(xstep);
 }
 
 /* 4: fp16 operands: each rounded to 11 significant bits (2^-25 absolute in
@@ -192,8 +235,16 @@ static void run_case(fixture *fx, enum rb_type type, int64_t K, int64_t N, int64
 		CHECK_EQ_INT(s1.npu_macs - s0.npu_macs, n * K * N);
 		CHECK(s1.verified_outputs > s0.verified_outputs);
 		CHECK(s1.sim_tasks > s0.sim_tasks);
-		check_recipe(&nw, n, x, ldx, y, ldy, what);
-		check_bound(&nw, n, x, ldx, y, yref, ldy, what);
+		check_recipe(&nw, n, x, ldx, y, ldy, false, what);
+		check_bound(&nw, n, x, ldx, y, yref, ldy, false, what);
+		if (fx->npu2) {
+			float *y2 = run(fx->npu2, &nw, n, x, ldx, ldy);
+			char w2[112];
+			snprintf(w2, sizeof(w2), "%s act16", what);
+			check_recipe(&nw, n, x, ldx, y2, ldy, true, w2);
+			check_bound(&nw, n, x, ldx, y2, yref, ldy, true, w2);
+			free(y2);
+		}
 		if (fx->npu16) {
 			float *y16 = run(fx->npu16, &nw, n, x, ldx, ldy);
 			char w16[112];
@@ -229,6 +280,10 @@ int main(void)
 	CHECK(!rb_is_npu_backend(fx.cpu));
 	CHECK_STR(fx.npu->name, "npu");
 	CHECK_STR(rb_npu_backend_device_name(fx.npu), "sim");
+	p.act_residual = true;
+	fx.npu2 = rb_npu_backend_create(&p, &err);
+	REQUIRE(fx.npu2);
+	p.act_residual = false;
 	p.format = RB_NPU_WEIGHTS_FP16;
 	fx.npu16 = rb_npu_backend_create(&p, &err);
 	REQUIRE(fx.npu16);
@@ -292,6 +347,7 @@ int main(void)
 	CHECK_EQ_INT(s.sim_tasks, 0);
 
 	rb_npu_backend_destroy(fx.npu16);
+	rb_npu_backend_destroy(fx.npu2);
 	rb_npu_backend_destroy(fx.npu);
 	rb_cpu_backend_destroy(fx.ref);
 	rb_cpu_backend_destroy(fx.cpu);

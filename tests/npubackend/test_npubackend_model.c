@@ -14,6 +14,10 @@
  * 0.08 for both, printed; the cpu backend alone measures 0.04-0.06 against
  * the reference). A wrong layout, scale or routing errs by order 1.
  *
+ * With act_residual (activations in two int8 passes, ~16 bits) only the
+ * int8 weights remain: 8e-2 against the reference (measured 0.042, below
+ * the cpu backend's 0.061).
+ *
  * Greedy decoding after an NPU prefill must pick the cpu backend's tokens
  * wherever the cpu's top-2 logit margin exceeds twice the largest logit
  * difference measured in prefill; closer calls are reported, not asserted. */
@@ -28,6 +32,7 @@
 #include "test.h"
 
 #define TOL_REF 1.5e-1
+#define TOL_REF_ACT16 8e-2
 #define TOL_CPU 1.5e-1
 
 typedef struct run {
@@ -87,7 +92,8 @@ static int64_t argmax(const float *v, int64_t n, float *margin)
 }
 
 static void run_model(const char *label, enum rb_type wtype, rb_threadpool *tp,
-		      const rb_matmul_backend *cpu, rb_matmul_backend *npu, int64_t T, int steps)
+		      const rb_matmul_backend *cpu, rb_matmul_backend *npu, int64_t T, int steps,
+		      double tol_ref)
 {
 	struct tm_spec spec = tm_default();
 	spec.wtype = wtype;
@@ -142,7 +148,7 @@ static void run_model(const char *label, enum rb_type wtype, rb_threadpool *tp,
 		worst_ref = fmax(worst_ref, e_ref);
 		worst_cpu = fmax(worst_cpu, e_cpu);
 		worst_cpu_ref = fmax(worst_cpu_ref, rel_err(lc, ref + t * V, V));
-		CHECKF(e_ref <= TOL_REF, "%s: position %lld: npu vs reference %.3g", label, (long long)t,
+		CHECKF(e_ref <= tol_ref, "%s: position %lld: npu vs reference %.3g", label, (long long)t,
 		       e_ref);
 		CHECKF(e_cpu <= TOL_CPU, "%s: position %lld: npu vs cpu %.3g", label, (long long)t,
 		       e_cpu);
@@ -196,11 +202,18 @@ int main(void)
 	rb_matmul_backend *npu = rb_npu_backend_create(&p, &err);
 	REQUIRE(npu);
 
-	run_model("q4_K", RB_TYPE_Q4_K, tp, cpu, npu, quick ? 12 : 40, quick ? 4 : 8);
+	p.act_residual = true;
+	rb_matmul_backend *npu2 = rb_npu_backend_create(&p, &err);
+	REQUIRE(npu2);
+
+	run_model("q4_K", RB_TYPE_Q4_K, tp, cpu, npu, quick ? 12 : 40, quick ? 4 : 8, TOL_REF);
+	run_model("q4_K act16", RB_TYPE_Q4_K, tp, cpu, npu2, quick ? 12 : 40, quick ? 4 : 8,
+		  TOL_REF_ACT16);
 	if (!quick)
-		run_model("q8_0", RB_TYPE_Q8_0, tp, cpu, npu, 33, 8);
+		run_model("q8_0", RB_TYPE_Q8_0, tp, cpu, npu, 33, 8, TOL_REF);
 	rb_npu_backend_print_stats(npu, stdout);
 
+	rb_npu_backend_destroy(npu2);
 	rb_npu_backend_destroy(npu);
 	rb_cpu_backend_destroy(cpu);
 	rb_threadpool_destroy(tp);

@@ -34,6 +34,7 @@ struct cli_opts {
 	int64_t npu_min_tokens; /* --backend npu: fewer tokens run on the CPU; -1: default */
 	bool npu_sim;        /* --backend npu on the in-process simulator */
 	bool npu_fp16;       /* --backend npu with fp16 weights instead of int8 */
+	bool npu_act16;      /* --backend npu with activations in two int8 passes */
 	enum rb_type kv_type;
 	rb_sampler_params sampling;
 	bool seed_given;

@@ -126,6 +126,8 @@ int cli_parse_common(struct cli_opts *o, int argc, char **argv, int *i)
 		o->backend = "npu";
 	} else if (is(a, "--npu-fp16", NULL)) {
 		o->npu_fp16 = true;
+	} else if (is(a, "--npu-act16", NULL)) {
+		o->npu_act16 = true;
 	} else if (is(a, "--kv-type", NULL)) {
 		VALUE();
 		if (strcmp(v, "f16") == 0) {
@@ -190,6 +192,8 @@ void cli_print_common_help(FILE *f, bool sampling)
 		"      --npu-min-tokens N  npu: batches of fewer tokens run on the cpu (default 32)\n"
 		"      --npu-sim           npu: the in-process NPU simulator (implies --backend npu)\n"
 		"      --npu-fp16          npu: fp16 weights and activations instead of int8\n"
+		"      --npu-act16         npu: int8 activations in two passes (value, residual):\n"
+		"                          ~16-bit activations for twice the NPU work\n"
 		"      --kv-type TYPE      KV cache type: f16 (default) or f32\n"
 		"  -v, --verbose           print which backend owns each weight\n",
 		rb_default_threads());
@@ -254,6 +258,7 @@ int cli_load(const struct cli_opts *o, struct cli_runtime *rt)
 		np.tp = rt->tp;
 		np.sim = o->npu_sim;
 		np.format = o->npu_fp16 ? RB_NPU_WEIGHTS_FP16 : RB_NPU_WEIGHTS_INT8;
+		np.act_residual = o->npu_act16;
 		if (o->npu_min_tokens >= 0)
 			np.min_tokens = o->npu_min_tokens;
 		if (!(rt->npu = rb_npu_backend_create(&np, &err))) {

@@ -148,6 +148,8 @@ void rb_npu_backend_destroy(rb_matmul_backend *b)
 			npu_device_close(nb->dev[i]);
 	free(nb->act);
 	free(nb->act_scale);
+	free(nb->res_rows);
+	free(nb->acc2);
 	free(nb->vrow);
 	free(nb->vrow_q);
 	pthread_mutex_destroy(&nb->lock);
@@ -229,9 +231,11 @@ void rb_npu_backend_print_stats(const rb_matmul_backend *b, FILE *f)
 	rb_npu_backend_stats s;
 	rb_npu_backend_get_stats(b, &s);
 	const npu_backend *nb = b->ctx;
-	fprintf(f, "npu: %s, %u context%s, %s weights, min %lld tokens%s\n",
+	fprintf(f, "npu: %s, %u context%s, %s, min %lld tokens%s\n",
 		rb_npu_backend_device_name(b), nb->ndev, nb->ndev == 1 ? "" : "s",
-		nb->p.format == RB_NPU_WEIGHTS_FP16 ? "fp16" : "int8",
+		nb->p.format == RB_NPU_WEIGHTS_FP16 ? "fp16 weights"
+		: nb->p.act_residual ? "int8 weights, activations in two int8 passes"
+				     : "int8 weights",
 		(long long)nb->p.min_tokens, s.npu_disabled ? ", DISABLED after failures" : "");
 	fprintf(f, "npu: weights: %llu on the NPU (%.1f MiB), %llu on the fallback only; "
 		"prepared in %.2f s\n", (unsigned long long)s.weights_npu,

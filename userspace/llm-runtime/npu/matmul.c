@@ -43,14 +43,24 @@ static int grow(void **buf, size_t *have, size_t need, rb_err *err)
 	return RB_OK;
 }
 
-static int grow_scratch(npu_backend *nb, int64_t m, int64_t K, rb_err *err)
+/* Scratch for m tokens: activations (and scales) of every pass, and with
+ * act_residual a residual row per thread and the second pass's sums. */
+static int grow_scratch(npu_backend *nb, int64_t m, int64_t K, int64_t N, int passes,
+			rb_err *err)
 {
 	const size_t bpe = nb->p.format == RB_NPU_WEIGHTS_INT8 ? 1 : sizeof(rb_f16);
-	int rc = grow(&nb->act, &nb->act_bytes, (size_t)m * (size_t)K * bpe, err);
-	if (rc == RB_OK && (size_t)m > nb->act_scale_n) {
-		size_t bytes = nb->act_scale_n * sizeof(float);
-		rc = grow((void **)&nb->act_scale, &bytes, (size_t)m * sizeof(float), err);
-		nb->act_scale_n = bytes / sizeof(float);
+	const size_t mk = (size_t)m * (size_t)K;
+	int rc = grow(&nb->act, &nb->act_bytes, (size_t)passes * mk * bpe, err);
+	if (rc == RB_OK)
+		rc = grow((void **)&nb->act_scale, &nb->act_scale_bytes,
+			  (size_t)passes * (size_t)m * sizeof(float), err);
+	if (rc == RB_OK && passes > 1) {
+		const int nth = rb_threadpool_size(nb->p.tp) > 0 ? rb_threadpool_size(nb->p.tp) : 1;
+		rc = grow((void **)&nb->res_rows, &nb->res_rows_bytes,
+			  (size_t)nth * (size_t)K * sizeof(float), err);
+		if (rc == RB_OK)
+			rc = grow((void **)&nb->acc2, &nb->acc2_bytes,
+				  (size_t)m * (size_t)N * sizeof(int32_t), err);
 	}
 	return rc;
 }
@@ -59,30 +69,40 @@ typedef struct quant_job {
 	const npu_act_kernels *k;
 	const float *x;
 	int64_t ldx, K, m;
-	int8_t *q;        /* int8: m x K */
+	int8_t *q;        /* int8: m x K values */
+	int8_t *q2;       /* act_residual: m x K residuals, or NULL */
+	float *scale;     /* int8: m value scales, then m residual scales */
+	float *rows;      /* act_residual: a K-float row per thread */
 	rb_f16 *h;        /* fp16: m x K */
-	float *scale;     /* int8: m */
 	atomic_int bad;   /* some row not representable */
 } quant_job;
 
 static void quant_task(void *arg, int ith, int nth)
 {
 	quant_job *j = arg;
+	const int64_t K = j->K;
 	long t0, t1;
 	rb_split_range((long)j->m, ith, nth, &t0, &t1);
 	for (long t = t0; t < t1; t++) {
 		const float *xt = j->x + t * j->ldx;
-		const float amax = j->k->absmax(xt, j->K);
+		const float amax = j->k->absmax(xt, K);
 		if (!(amax <= (j->q ? FLT_MAX : NPU_F16_MAX))) {
 			atomic_store_explicit(&j->bad, 1, memory_order_relaxed);
 			return;
 		}
-		if (j->q) {
-			const float d = npu_q_scale(amax);
-			j->scale[t] = d;
-			j->k->quantize(xt, j->K, npu_q_inv(d), j->q + t * j->K);
-		} else {
-			rb_vec_f32_to_f16(j->K, j->h + t * j->K, xt);
+		if (!j->q) {
+			rb_vec_f32_to_f16(K, j->h + t * K, xt);
+			continue;
+		}
+		const float d = npu_q_scale(amax);
+		j->scale[t] = d;
+		j->k->quantize(xt, K, npu_q_inv(d), j->q + t * K);
+		if (j->q2) {
+			float *r = j->rows + (size_t)ith * (size_t)K;
+			j->k->residual(xt, K, d, j->q + t * K, r);
+			const float dr = npu_q_scale(j->k->absmax(r, K));
+			j->scale[j->m + t] = dr;
+			j->k->quantize(r, K, npu_q_inv(dr), j->q2 + t * K);
 		}
 	}
 }
@@ -91,7 +111,8 @@ typedef struct scale_job {
 	const npu_act_kernels *k;
 	float *y;
 	int64_t ldy, m, N;
-	const float *sx, *sw;
+	const float *sx, *sr, *sw; /* sr: residual scales, or NULL */
+	const int32_t *acc2;       /* residual sums (m x N), or NULL */
 } scale_job;
 
 static void scale_task(void *arg, int ith, int nth)
@@ -99,8 +120,13 @@ static void scale_task(void *arg, int ith, int nth)
 	const scale_job *j = arg;
 	long t0, t1;
 	rb_split_range((long)j->m, ith, nth, &t0, &t1);
-	for (long t = t0; t < t1; t++)
-		j->k->scale_i32(j->y + t * j->ldy, j->N, j->sx[t], j->sw);
+	for (long t = t0; t < t1; t++) {
+		if (j->acc2)
+			j->k->scale2_i32(j->y + t * j->ldy, j->acc2 + t * j->N, j->N, j->sx[t],
+					 j->sr[t], j->sw);
+		else
+			j->k->scale_i32(j->y + t * j->ldy, j->N, j->sx[t], j->sw);
+	}
 }
 
 /* Small pieces of work: the caller alone beats waking the pool. */
@@ -109,37 +135,17 @@ static rb_threadpool *pool_for(const npu_backend *nb, int64_t elements)
 	return elements >= 32768 ? nb->p.tp : NULL;
 }
 
-static enum npu_outcome npu_rows(npu_backend *nb, const rb_weight *w, const npu_weight *nw,
-				 int64_t m, const float *x, int64_t ldx, float *y, int64_t ldy,
-				 rb_err *err)
+/* One npu_gemm_run of activations `act` into `out` (row stride ldo), timed,
+ * then its spot checks. */
+static enum npu_outcome gemm_pass(npu_backend *nb, const rb_weight *w, const npu_weight *nw,
+				  int64_t m, const void *act, void *out, int64_t ldo, rb_err *err)
 {
-	const bool int8 = nb->p.format == RB_NPU_WEIGHTS_INT8;
 	const int64_t K = w->n_in, N = w->n_out;
-	if (grow_scratch(nb, m, K, err) != RB_OK)
-		return NPU_FAIL_DEVICE;
-
 	double t = npu_now();
-	quant_job q = {.k = nb->k, .x = x, .ldx = ldx, .K = K, .m = m};
-	if (int8) {
-		q.q = nb->act;
-		q.scale = nb->act_scale;
-	} else {
-		q.h = nb->act;
-	}
-	atomic_init(&q.bad, 0);
-	rb_threadpool_run(pool_for(nb, m * K), quant_task, &q);
-	nb->st.t_quantize += npu_now() - t;
-	if (atomic_load(&q.bad)) {
-		rb_err_set(err, RB_E_UNSUPPORTED, "activations are %s",
-			   int8 ? "not finite" : "not finite or beyond fp16");
-		return NPU_FAIL_RANGE;
-	}
-
-	t = npu_now();
 	/* libnpu's CPU side (pack A, copy it per context, unpack C) is m (K + N)
 	 * elements: below the threshold, waking the pool costs more than it saves. */
 	npu_gemm_ctx_set_threadpool(nb->gctx, pool_for(nb, m * (K + N)));
-	int rc = npu_gemm_run(nb->gctx, nw->gw, (uint32_t)m, nb->act, (size_t)K, y, (size_t)ldy, err);
+	int rc = npu_gemm_run(nb->gctx, nw->gw, (uint32_t)m, act, (size_t)K, out, (size_t)ldo, err);
 	nb->st.t_gemm += npu_now() - t;
 	npu_gemm_timing tm;
 	npu_gemm_ctx_last_timing(nb->gctx, &tm);
@@ -153,22 +159,63 @@ static enum npu_outcome npu_rows(npu_backend *nb, const rb_weight *w, const npu_
 	npu_gemm_plan_get_summary(npu_gemm_ctx_last_plan(nb->gctx), &ps);
 	nb->st.plan_cycles += ps.cycles;
 	nb->st.plan_clock_hz = ps.clock_hz;
-
 	if (nb->p.verify) {
 		t = npu_now();
-		rc = npu_verify(nb, w, nw, m, y, ldy, err);
+		rc = npu_verify(nb, w, nw, m, act, out, ldo, err);
 		nb->st.t_verify += npu_now() - t;
 		if (rc != RB_OK)
 			return NPU_FAIL_VERIFY;
 	}
+	return NPU_DONE;
+}
 
+static enum npu_outcome npu_rows(npu_backend *nb, const rb_weight *w, const npu_weight *nw,
+				 int64_t m, const float *x, int64_t ldx, float *y, int64_t ldy,
+				 rb_err *err)
+{
+	const bool int8 = nb->p.format == RB_NPU_WEIGHTS_INT8;
+	const int passes = int8 && nb->p.act_residual ? 2 : 1;
+	const int64_t K = w->n_in, N = w->n_out;
+	if (grow_scratch(nb, m, K, N, passes, err) != RB_OK)
+		return NPU_FAIL_DEVICE;
+
+	double t = npu_now();
+	quant_job q = {.k = nb->k, .x = x, .ldx = ldx, .K = K, .m = m};
 	if (int8) {
-		t = npu_now();
-		scale_job s = {.k = nb->k, .y = y, .ldy = ldy, .m = m, .N = N, .sx = nb->act_scale,
-			       .sw = nw->scale};
-		rb_threadpool_run(pool_for(nb, m * N), scale_task, &s);
-		nb->st.t_dequantize += npu_now() - t;
+		q.q = nb->act;
+		q.scale = nb->act_scale;
+		if (passes > 1) {
+			q.q2 = (int8_t *)nb->act + m * K;
+			q.rows = nb->res_rows;
+		}
+	} else {
+		q.h = nb->act;
 	}
+	atomic_init(&q.bad, 0);
+	rb_threadpool_run(pool_for(nb, m * K * passes), quant_task, &q);
+	nb->st.t_quantize += npu_now() - t;
+	if (atomic_load(&q.bad)) {
+		rb_err_set(err, RB_E_UNSUPPORTED, "activations are %s",
+			   int8 ? "not finite" : "not finite or beyond fp16");
+		return NPU_FAIL_RANGE;
+	}
+
+	/* int8: int32 sums straight into y (same size as the floats they become) */
+	enum npu_outcome o = gemm_pass(nb, w, nw, m, nb->act, y, ldy, err);
+	if (o == NPU_DONE && passes > 1)
+		o = gemm_pass(nb, w, nw, m, q.q2, nb->acc2, N, err);
+	if (o != NPU_DONE || !int8)
+		return o;
+
+	t = npu_now();
+	scale_job s = {.k = nb->k, .y = y, .ldy = ldy, .m = m, .N = N, .sx = nb->act_scale,
+		       .sw = nw->scale};
+	if (passes > 1) {
+		s.sr = nb->act_scale + m;
+		s.acc2 = nb->acc2;
+	}
+	rb_threadpool_run(pool_for(nb, m * N), scale_task, &s);
+	nb->st.t_dequantize += npu_now() - t;
 	return NPU_DONE;
 }
 

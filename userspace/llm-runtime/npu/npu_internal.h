@@ -34,6 +34,12 @@ typedef struct npu_act_kernels {
 	/* In place: y holds n int32 sums on entry, on return the floats
 	 * (float)acc[i] * (sx * sw[i]). */
 	void (*scale_i32)(float *y, int64_t n, float sx, const float *sw);
+	/* r[i] = x[i] - d * q[i]: what quantizing x with step d left over. */
+	void (*residual)(const float *x, int64_t n, float d, const int8_t *q, float *r);
+	/* In place, two passes: y holds int32 sums of the values, acc2 those of
+	 * the residuals; y[i] = (float)y[i] * (sx * sw[i]) + (float)acc2[i] * (sr * sw[i]). */
+	void (*scale2_i32)(float *y, const int32_t *acc2, int64_t n, float sx, float sr,
+			   const float *sw);
 } npu_act_kernels;
 
 extern const npu_act_kernels npu_act_scalar;
@@ -71,10 +77,14 @@ typedef struct npu_backend {
 	pthread_mutex_t lock;    /* one matmul at a time: scratch, stats, device */
 
 	/* Scratch of NPU calls, grown only (no allocation once warm). */
-	void *act;               /* m x K int8 or fp16 activations */
+	void *act;               /* passes x m x K int8, or m x K fp16, activations */
 	size_t act_bytes;
-	float *act_scale;        /* m per-token scales (int8) */
-	size_t act_scale_n;
+	float *act_scale;        /* passes x m per-token scales (int8) */
+	size_t act_scale_bytes;
+	float *res_rows;         /* act_residual: a K-float row per thread */
+	size_t res_rows_bytes;
+	int32_t *acc2;           /* act_residual: m x N sums of the residual pass */
+	size_t acc2_bytes;
 	float *vrow;             /* K floats: a weight row for the spot check */
 	int8_t *vrow_q;          /* K int8 */
 	size_t vrow_n;
@@ -104,10 +114,11 @@ void npu_backend_release(void *ctx, rb_weight *w);
 int npu_backend_matmul(void *ctx, const rb_weight *w, int64_t n_tokens, const float *x,
 		       int64_t ldx, float *y, int64_t ldy, rb_err *err);
 
-/* verify.c: spot-check the m x N results of the last npu_gemm_run (int32
- * sums in y for int8, floats for fp16) against the CPU. RB_OK or
- * RB_E_DEVICE naming the output that disagrees. */
+/* verify.c: spot-check the m x N results of the last npu_gemm_run, whose
+ * activations were `act` (m x K int8 or fp16) and whose results are in
+ * `out` (int32 sums for int8, floats for fp16; row stride ldo elements),
+ * against the CPU. RB_OK or RB_E_DEVICE naming the output that disagrees. */
 int npu_verify(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_t m,
-	       const float *y, int64_t ldy, rb_err *err);
+	       const void *act, const void *out, int64_t ldo, rb_err *err);
 
 #endif

@@ -52,17 +52,17 @@ static int grow_rows(npu_backend *nb, int64_t K, rb_err *err)
 }
 
 static int check_int8(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_t t,
-		      int64_t o, const float *y, int64_t ldy, const npu_gemm_task_info *ti,
-		      rb_err *err)
+		      int64_t o, const int8_t *act, const int32_t *out, int64_t ldo,
+		      const npu_gemm_task_info *ti, rb_err *err)
 {
 	const int64_t K = w->n_in;
-	const int8_t *a = (const int8_t *)nb->act + t * K;
+	const int8_t *a = act + t * K;
 	nb->k->quantize(nb->vrow, K, npu_q_inv(nw->scale[o]), nb->vrow_q);
 	int64_t want = 0;
 	for (int64_t i = 0; i < K; i++)
 		want += (int32_t)nb->vrow_q[i] * a[i];
 	int32_t got;
-	memcpy(&got, &y[t * ldy + o], sizeof(got));
+	memcpy(&got, &out[t * ldo + o], sizeof(got));
 	if (got == want)
 		return RB_OK;
 	return rb_err_set(err, RB_E_DEVICE, "spot check: output [%lld][%lld] of context %u's task "
@@ -72,10 +72,11 @@ static int check_int8(npu_backend *nb, const rb_weight *w, const npu_weight *nw,
 }
 
 static int check_fp16(npu_backend *nb, const rb_weight *w, int64_t t, int64_t o,
-		      const float *y, int64_t ldy, const npu_gemm_task_info *ti, rb_err *err)
+		      const rb_f16 *act, const float *out, int64_t ldo, const npu_gemm_task_info *ti,
+		      rb_err *err)
 {
 	const int64_t K = w->n_in;
-	const rb_f16 *a = (const rb_f16 *)nb->act + t * K;
+	const rb_f16 *a = act + t * K;
 	double want = 0, mag = 0;
 	for (int64_t i = 0; i < K; i++) {
 		const double p = (double)rb_f16_to_f32(a[i]) *
@@ -83,7 +84,7 @@ static int check_fp16(npu_backend *nb, const rb_weight *w, int64_t t, int64_t o,
 		want += p;
 		mag += fabs(p);
 	}
-	const double got = y[t * ldy + o];
+	const double got = out[t * ldo + o];
 	const double rel = fmax(1e-3, (double)K * 0x1p-23);
 	if (fabs(got - want) <= rel * mag)
 		return RB_OK;
@@ -95,7 +96,7 @@ static int check_fp16(npu_backend *nb, const rb_weight *w, int64_t t, int64_t o,
 }
 
 int npu_verify(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_t m,
-	       const float *y, int64_t ldy, rb_err *err)
+	       const void *act, const void *out, int64_t ldo, rb_err *err)
 {
 	const int64_t K = w->n_in, N = w->n_out;
 	int rc = grow_rows(nb, K, err);
@@ -118,8 +119,8 @@ int npu_verify(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_
 		const int64_t o = ti.n0 + (int64_t)(next_random(nb) % (uint64_t)cols);
 		tr->to_float((const uint8_t *)w->data + (size_t)o * row_bytes, nb->vrow, K);
 		rc = nb->p.format == RB_NPU_WEIGHTS_INT8
-			     ? check_int8(nb, w, nw, t, o, y, ldy, &ti, err)
-			     : check_fp16(nb, w, t, o, y, ldy, &ti, err);
+			     ? check_int8(nb, w, nw, t, o, act, out, ldo, &ti, err)
+			     : check_fp16(nb, w, t, o, act, out, ldo, &ti, err);
 		if (rc != RB_OK)
 			return rc;
 		nb->st.verified_outputs++;
