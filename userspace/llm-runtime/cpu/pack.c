@@ -96,15 +96,16 @@ static void unpack_q4_k(const rb_block_q4_k *b, uint8_t q[RB_QK_K], uint8_t sc[8
 
 static void unpack_q6_k(const rb_block_q6_k *b, uint8_t q[RB_QK_K])
 {
-	for (int e = 0; e < RB_QK_K; e++) {
-		const int h = e / 128, g = (e % 128) / 32, l = e % 32;
-		const int lo = (b->ql[64 * h + 32 * (g % 2) + l] >> (4 * (g / 2))) & 0x0f;
-		const int hi = (b->qh[32 * h + l] >> (2 * g)) & 0x03;
-		q[e] = (uint8_t)(lo | hi << 4);
-	}
+	for (int h = 0; h < 2; h++)
+		for (int g = 0; g < 4; g++) {
+			const uint8_t *ql = b->ql + 64 * h + 32 * (g % 2), *qh = b->qh + 32 * h;
+			const int lo_shift = 4 * (g / 2), hi_shift = 2 * g;
+			uint8_t *dst = q + 128 * h + 32 * g;
+			for (int l = 0; l < 32; l++)
+				dst[l] = (uint8_t)(((ql[l] >> lo_shift) & 0x0f) | ((qh[l] >> hi_shift) & 3) << 4);
+		}
 }
 
-/* Signed 8-bit values and the scale of one 32-element block of a Q8 panel. */
 static float unpack_q8_like(enum rb_type type, const void *row, int64_t b, int8_t q[32])
 {
 	switch (type) {
@@ -139,28 +140,44 @@ static float unpack_q8_like(enum rb_type type, const void *row, int64_t b, int8_
 
 /* ---- panels ------------------------------------------------------------------ */
 
-/* Byte of element k (within a 256 block) of row r in the nibble planes. */
-static inline size_t nib_byte(int r, int k) { return (size_t)(k / 8) * 64 + (size_t)r * 4 + k % 4; }
-static inline int nib_shift(int k) { return (k / 4) % 2 ? 4 : 0; }
+/* Every byte of a group is written exactly once, except for the rows past
+ * n_out of the last group, which are zeroed first. */
+static uint8_t *group_start(const rb_pack *p, int64_t g)
+{
+	uint8_t *out = p->data + (size_t)g * p->group_bytes;
+	if ((g + 1) * RB_PK_ROWS > p->n_out)
+		memset(out, 0, p->group_bytes);
+	return out;
+}
+
+static int group_rows(const rb_pack *p, int64_t g)
+{
+	const int64_t left = p->n_out - g * RB_PK_ROWS;
+	return left < RB_PK_ROWS ? (int)left : RB_PK_ROWS;
+}
+
+/* Nibble chunk c of row r: step 2c (k = 8c + i) low, step 2c + 1 high. */
+static void put_nibble_chunks(uint8_t *dst, int r, const uint8_t *q, int n_chunks)
+{
+	for (int c = 0; c < n_chunks; c++)
+		for (int i = 0; i < 4; i++)
+			dst[64 * c + 4 * r + i] = (uint8_t)((q[8 * c + i] & 0x0f) | (q[8 * c + 4 + i] & 0x0f) << 4);
+}
 
 static void pack_group_q4k(const rb_pack *p, const void *src, size_t row_bytes, int64_t g)
 {
-	uint8_t *out = p->data + (size_t)g * p->group_bytes;
+	uint8_t *out = group_start(p, g);
 	const int64_t nb = p->n_in / RB_QK_K;
-	memset(out, 0, p->group_bytes);
-	for (int r = 0; r < RB_PK_ROWS; r++) {
-		const int64_t row = g * RB_PK_ROWS + r;
-		if (row >= p->n_out)
-			break;
+	const int nr = group_rows(p, g);
+	for (int r = 0; r < nr; r++) {
 		const rb_block_q4_k *blocks =
-			(const rb_block_q4_k *)((const uint8_t *)src + (size_t)row * row_bytes);
+			(const rb_block_q4_k *)((const uint8_t *)src + (size_t)(g * RB_PK_ROWS + r) * row_bytes);
 		for (int64_t b = 0; b < nb; b++) {
 			uint8_t *blk = out + (size_t)b * RB_PK_Q4K_BLOCK;
 			uint8_t q[RB_QK_K], sc[8], m[8];
 			float d, dmin;
 			unpack_q4_k(&blocks[b], q, sc, m, &d, &dmin);
-			for (int k = 0; k < RB_QK_K; k++)
-				blk[RB_PK_Q4K_QS + nib_byte(r, k)] |= (uint8_t)(q[k] << nib_shift(k));
+			put_nibble_chunks(blk + RB_PK_Q4K_QS, r, q, 32);
 			for (int j = 0; j < 8; j++) {
 				blk[RB_PK_Q4K_SC + 16 * j + r] = sc[j];
 				blk[RB_PK_Q4K_M + 32 * (j / 2) + 2 * r + j % 2] = m[j];
@@ -173,28 +190,26 @@ static void pack_group_q4k(const rb_pack *p, const void *src, size_t row_bytes, 
 
 static void pack_group_q6k(const rb_pack *p, const void *src, size_t row_bytes, int64_t g)
 {
-	uint8_t *out = p->data + (size_t)g * p->group_bytes;
+	uint8_t *out = group_start(p, g);
 	const int64_t nb = p->n_in / RB_QK_K;
-	memset(out, 0, p->group_bytes);
-	for (int r = 0; r < RB_PK_ROWS; r++) {
-		const int64_t row = g * RB_PK_ROWS + r;
-		if (row >= p->n_out)
-			break;
+	const int nr = group_rows(p, g);
+	for (int r = 0; r < nr; r++) {
 		const rb_block_q6_k *blocks =
-			(const rb_block_q6_k *)((const uint8_t *)src + (size_t)row * row_bytes);
+			(const rb_block_q6_k *)((const uint8_t *)src + (size_t)(g * RB_PK_ROWS + r) * row_bytes);
 		for (int64_t b = 0; b < nb; b++) {
 			uint8_t *blk = out + (size_t)b * RB_PK_Q6K_BLOCK;
 			uint8_t q[RB_QK_K];
 			unpack_q6_k(&blocks[b], q);
-			for (int k = 0; k < RB_QK_K; k++) {
-				const int h = k / 16, s = (k % 16) / 4, i = k % 4;
-				blk[RB_PK_Q6K_QL(h, s / 2) + 4 * r + i] |=
-					(uint8_t)((q[k] & 0x0f) << nib_shift(k));
-				blk[RB_PK_Q6K_QH(h) + 4 * r + i] |= (uint8_t)((q[k] >> 4) << (2 * s));
+			for (int h = 0; h < 16; h++) {
+				const uint8_t *qs = q + 16 * h;
+				put_nibble_chunks(blk + RB_PK_Q6K_QL(h, 0), r, qs, 2);
+				for (int i = 0; i < 4; i++)
+					blk[RB_PK_Q6K_QH(h) + 4 * r + i] =
+						(uint8_t)((qs[i] >> 4) | (qs[4 + i] >> 4) << 2 |
+							  (qs[8 + i] >> 4) << 4 | (qs[12 + i] >> 4) << 6);
 			}
 			for (int j = 0; j < 16; j++)
-				blk[RB_PK_Q6K_SC + 32 * (j / 2) + 2 * r + j % 2] =
-					(uint8_t)blocks[b].scales[j];
+				blk[RB_PK_Q6K_SC + 32 * (j / 2) + 2 * r + j % 2] = (uint8_t)blocks[b].scales[j];
 			const float d = rb_f16_to_f32(blocks[b].d);
 			memcpy(blk + RB_PK_Q6K_D + 4 * r, &d, 4);
 		}
@@ -204,14 +219,11 @@ static void pack_group_q6k(const rb_pack *p, const void *src, size_t row_bytes, 
 static void pack_group_q8(const rb_pack *p, enum rb_type type, const void *src, size_t row_bytes,
 			  int64_t g)
 {
-	uint8_t *out = p->data + (size_t)g * p->group_bytes;
+	uint8_t *out = group_start(p, g);
 	const int64_t nb = p->n_in / RB_QK8_0;
-	memset(out, 0, p->group_bytes);
-	for (int r = 0; r < RB_PK_ROWS; r++) {
-		const int64_t row = g * RB_PK_ROWS + r;
-		if (row >= p->n_out)
-			break;
-		const void *rp = (const uint8_t *)src + (size_t)row * row_bytes;
+	const int nr = group_rows(p, g);
+	for (int r = 0; r < nr; r++) {
+		const void *rp = (const uint8_t *)src + (size_t)(g * RB_PK_ROWS + r) * row_bytes;
 		for (int64_t b = 0; b < nb; b++) {
 			uint8_t *blk = out + (size_t)b * RB_PK_Q8_BLOCK;
 			int8_t q[32];
@@ -226,14 +238,11 @@ static void pack_group_q8(const rb_pack *p, enum rb_type type, const void *src, 
 static void pack_group_float(const rb_pack *p, enum rb_type type, const void *src,
 			     size_t row_bytes, int64_t g)
 {
-	uint8_t *out = p->data + (size_t)g * p->group_bytes;
+	uint8_t *out = group_start(p, g);
 	const size_t es = type == RB_TYPE_F16 ? 2 : 4;
-	memset(out, 0, p->group_bytes);
-	for (int r = 0; r < RB_PK_ROWS; r++) {
-		const int64_t row = g * RB_PK_ROWS + r;
-		if (row >= p->n_out)
-			break;
-		const uint8_t *rp = (const uint8_t *)src + (size_t)row * row_bytes;
+	const int nr = group_rows(p, g);
+	for (int r = 0; r < nr; r++) {
+		const uint8_t *rp = (const uint8_t *)src + (size_t)(g * RB_PK_ROWS + r) * row_bytes;
 		for (int64_t k = 0; k < p->n_in; k++)
 			memcpy(out + ((size_t)k * RB_PK_ROWS + (size_t)r) * es, rp + (size_t)k * es, es);
 	}
