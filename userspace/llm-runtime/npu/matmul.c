@@ -8,6 +8,9 @@
  *      straight into y (same size as the floats it becomes)
  *   3. spot checks of acc (verify.c)
  *   4. y[t][o] = (float)acc[t][o] * (d_x[t] * d_w[o]), in place
+ * act_residual adds, per token, the residual r = x - d_x a quantized the
+ * same way (d_r, a_r), a second npu_gemm_run into acc2 (scratch), and 4
+ * becomes y = (float)acc * (d_x d_w) + (float)acc2 * (d_r d_w).
  * fp16 replaces 1 by a conversion to fp16 and npu_gemm_run writes the f32
  * results; 4 disappears. */
 #include <float.h>
