@@ -410,6 +410,11 @@ int main(int argc, char **argv)
 			const int64_t n_in = kq * (1 + i % 3) * (kq == 32 ? 3 : 1);
 			check_exact(bes, 3, type, n_in, n_out, toks[i]);
 		}
+		/* float panels take any K: odd ones exercise the SIMD tails */
+		if (rb_type_block_size(type) == 1) {
+			check_exact(bes, 3, type, 37, 19, 3);
+			check_exact(bes, 3, type, 101, 16, 9);
+		}
 		/* a larger shape, once per type */
 		check_exact(bes, 3, type, quick ? 512 : 1536, quick ? 37 : 100, quick ? 20 : 70);
 		for (int i = 0; i < (quick ? 2 : 4); i++) {
