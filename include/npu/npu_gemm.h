@@ -123,7 +123,8 @@ int npu_gemm_weights_create(npu_gemm_ctx *ctx, npu_gemm_type type, uint32_t n, u
 void npu_gemm_weights_destroy(npu_gemm_weights *w);
 
 /* C = A . B^T for m rows: A m x k (row stride lda elements), C m x n (row
- * stride ldc elements of the output type). Blocks until done. */
+ * stride ldc elements of the output type). Blocks until done. A, B and C
+ * need no particular alignment (they are accessed bytewise). */
 int npu_gemm_run(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const void *a,
 		 size_t lda, void *c, size_t ldc, rb_err *err);
 

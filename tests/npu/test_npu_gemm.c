@@ -132,11 +132,16 @@ static void test_shapes(void)
 		if (!quick) {
 			check_gemm(NPU_GEMM_I8_I32, 64, qwen[i][0], qwen[i][1], 3, 0, 320 + i);
 			check_gemm(NPU_GEMM_F16_F16, 7, qwen[i][0], qwen[i][1], 3, 0, 330 + i);
+			/* prefill chunk: several M tiles (and K slices for 8960) */
+			check_gemm(NPU_GEMM_I8_I32, 512, qwen[i][0], qwen[i][1], 3, 0, 350 + i);
 		}
 	}
-	check_gemm(NPU_GEMM_I8_I32, quick ? 37 : 512, 1536, 256, 3, 0, 340);
-	if (!quick)
+	if (quick)
+		check_gemm(NPU_GEMM_I8_I32, 37, 1536, 256, 3, 0, 340);
+	else
 		check_gemm(NPU_GEMM_F16_F32, 200, 1536, 256, 3, 0, 341);
+	if (!quick)
+		check_gemm(NPU_GEMM_F16_F32, 64, 8960, 1536, 3, 0, 342); /* fp32 partials of 3 slices */
 }
 
 /* ------------------------------------------------ streams vs references */

@@ -124,6 +124,50 @@ static void test_one_context(void)
 	npu_device_close(dev);
 }
 
+/* A, B and C at odd addresses (e.g. inside a packed caller struct): the
+ * library copies them bytewise, so results are exact and UBSan is quiet. */
+static void test_unaligned(void)
+{
+	npu_device *dev;
+	open_devs(1, &dev);
+	npu_gemm_ctx *ctx = NULL;
+	rb_err err = { 0 };
+	REQUIRE(npu_gemm_ctx_create(&dev, 1, &ctx, &err) == 0);
+	const uint32_t m = 5, k = 70, n = 40;
+	for (int t = 0; t < 3; t++) {
+		const npu_gemm_type type = (npu_gemm_type)t;
+		const unsigned ib = npu_gemm_in_bytes(type), ob = npu_gemm_out_bytes(type);
+		uint8_t *a = malloc((size_t)m * k * ib), *b = malloc((size_t)n * k * ib);
+		uint8_t *c = malloc((size_t)m * n * ob);
+		uint8_t *ua = malloc((size_t)m * k * ib + 1), *ub = malloc((size_t)n * k * ib + 1);
+		uint8_t *uc = malloc((size_t)m * n * ob + 1);
+		REQUIRE(a && b && c && ua && ub && uc);
+		uint64_t seed = 50 + (uint64_t)t;
+		gemm_ref_fill(type, (size_t)m * k, a, &seed);
+		gemm_ref_fill(type, (size_t)n * k, b, &seed);
+		memcpy(ua + 1, a, (size_t)m * k * ib);
+		memcpy(ub + 1, b, (size_t)n * k * ib);
+		npu_gemm_weights *w = NULL;
+		CHECKF(npu_gemm_weights_create(ctx, type, n, k, ub + 1, k, &w, &err) == 0, "%s", err.msg);
+		const int ret = w ? npu_gemm_run(ctx, w, m, ua + 1, k, uc + 1, n, &err) : -1;
+		CHECKF(ret == 0, "%s unaligned: %s", npu_gemm_type_name(type), err.msg);
+		if (ret == 0) {
+			memcpy(c, uc + 1, (size_t)m * n * ob);
+			CHECKF(gemm_ref_check(type, m, k, n, a, b, c) == 0, "%s with unaligned buffers",
+			       npu_gemm_type_name(type));
+		}
+		npu_gemm_weights_destroy(w);
+		free(a);
+		free(b);
+		free(c);
+		free(ua);
+		free(ub);
+		free(uc);
+	}
+	npu_gemm_ctx_destroy(ctx);
+	npu_device_close(dev);
+}
+
 static void test_bad_input(void)
 {
 	npu_device *devs[2];
@@ -204,6 +248,7 @@ int main(int argc, char **argv)
 	use_open = argc > 1 && strcmp(argv[1], "open") == 0;
 	test_shapes();
 	test_one_context();
+	test_unaligned();
 	test_bad_input();
 	return rb_test_finish();
 }

@@ -367,6 +367,15 @@ static void test_errors(void)
 	expect_error(m, n, 63, 0x1001000000124040ull, -EINVAL, "DPU_BS_CFG", true);
 	/* Depthwise convolution mode. */
 	expect_error(m, n, 1, 0x0201000000031000ull | 0x0c, -EINVAL, "CNA_CONV_CON1.CONV_MODE", true);
+	/* Fields the model does not compute with must be as in the known
+	 * recipes: SIZE_E of fp32 output with int32 output, SURFACE_ADD of
+	 * fp32 output (4 M), NOTCH_ADDR_1 != NOTCH_ADDR_0, SURF_LEN,
+	 * SOFT_GATING. */
+	expect_error(m, n, 67, 0x10010000036E4050ull, -EINVAL, "DPU_BS_OW_CFG.SIZE_E_0", true);
+	expect_error(m, n, 90, 0x10010000100040C0ull, -EINVAL, "DPU_SURFACE_ADD.SURF_ADD = 256", true);
+	expect_error(m, n, 61, 0x1001000100004038ull, -EINVAL, "NOTCH_ADDR_1", true);
+	expect_error(m, n, 54, 0x1001000003E4400Cull, -EINVAL, "SURF_LEN", true);
+	expect_error(m, n, 49, 0x0801000040003010ull, -EINVAL, "CORE_MISC_CFG.SOFT_GATING", true);
 	/* Undocumented register written non-zero. */
 	expect_error(m, n, 53, 0x0801000000013030ull, -EINVAL, "undocumented", true);
 	/* Entries after the op-enable in the same kick. */

@@ -144,6 +144,9 @@ static double plan_gops(uint32_t m, uint32_t k, uint32_t n, uint32_t cores, doub
 	rb_err err;
 
 	npu_sim_config_default(&cfg);
+	/* The kick/IRQ round trip is CPU and kernel time, fixed in seconds
+	 * (20 us, as bench_npu_gemm and docs/npu-programming.md "Cycle model"). */
+	cfg.task_overhead_cycles = (uint32_t)(cfg.task_overhead_cycles / cfg.clock_hz * clock_hz);
 	cfg.clock_hz = clock_hz;
 	if (npu_gemm_plan_create(NPU_GEMM_I8_I32, m, k, n, &opts, &plan, &err))
 		return 0;

@@ -124,17 +124,21 @@ void gemm_unpack_group(const npu_gemm_plan *p, uint32_t core, uint32_t g, const 
 					for (uint32_t j = 0; j < 4; j++)
 						acc[j] += v[j];
 				}
-				memcpy((int32_t *)c + out, acc, jn * sizeof(int32_t));
+				memcpy((uint8_t *)c + out * sizeof(int32_t), acc, jn * sizeof(int32_t));
 			} else {
 				float acc[8] = { 0 }; /* fp32 partials summed in slice order */
 				for (uint32_t sl = 0; sl < ks; sl++)
 					for (uint32_t j = 0; j < jn; j++)
 						acc[j] += load_out_f(p, base + t[sl].c_off, idx + j);
-				if (l->type == NPU_GEMM_F16_F16)
+				if (l->type == NPU_GEMM_F16_F16) {
+					/* C may be unaligned: byte copies, like A and B */
+					rb_f16 h[8];
 					for (uint32_t j = 0; j < jn; j++)
-						((rb_f16 *)c)[out + j] = rb_f32_to_f16(acc[j]);
-				else
-					memcpy((float *)c + out, acc, jn * sizeof(float));
+						h[j] = rb_f32_to_f16(acc[j]);
+					memcpy((uint8_t *)c + out * sizeof(rb_f16), h, jn * sizeof(rb_f16));
+				} else {
+					memcpy((uint8_t *)c + out * sizeof(float), acc, jn * sizeof(float));
+				}
 			}
 		}
 	}

@@ -92,6 +92,49 @@ static int mismatch(npu_sim_core *c, enum npu_field_id f, uint64_t have, uint64_
 			return mismatch((c), NPU_F_##FIELD, (have), (want), (what));         \
 	} while (0)
 
+/* A field whose effect the model does not compute but which every known
+ * recipe sets in one way: another value is refused in strict mode (it might
+ * change what silicon does) and only noted otherwise. */
+static int recipe_field(npu_sim_core *c, enum npu_field_id f, uint64_t have, uint64_t want,
+			const char *what)
+{
+	char n[96];
+	if (have == want)
+		return 0;
+	if (!c->cfg.strict) {
+		sim_warn(c, "%s = %llu, not %llu (%s)", sim_field_name(f, n, sizeof(n)),
+			 (unsigned long long)have, (unsigned long long)want, what);
+		return 0;
+	}
+	return sim_fail(c, -EINVAL, "%s = %llu%s: every known recipe writes %llu here (%s); other "
+			"values are not modelled", sim_field_name(f, n, sizeof(n)),
+			(unsigned long long)have, unwritten_note(c, f), (unsigned long long)want, what);
+}
+
+#define RECIPE(c, FIELD, have, want, what)                                                   \
+	do {                                                                                 \
+		const int r_ = recipe_field((c), NPU_F_##FIELD, (have), (want), (what));     \
+		if (r_)                                                                      \
+			return r_;                                                           \
+	} while (0)
+
+/* DPU_BS_OW_CFG.SIZE_E_0/1/2 and DPU_SURFACE_ADD (per DST_SURF_STRIDE atom)
+ * by output precision, as every known recipe writes them (facts §4.4, §8.6):
+ * MTX int32 7 / 8 * M, fp32 3 / 4 * M, fp16 1 / 2 * M with DST_SURF_STRIDE M;
+ * Mesa int8 1 / 2 * W * H with DST_SURF_STRIDE W * H; the row-major recipes
+ * int32 8 (HM) and fp32 4 (AB) with DST_SURF_STRIDE 1. Their meaning is not
+ * documented; the model does not use them. */
+static int out_recipe(int out_prec, uint32_t *size_e, uint32_t *surf_add_per_atom)
+{
+	switch (out_prec) {
+	case NPU_PREC_INT8: *size_e = 1; *surf_add_per_atom = 2; return 0;
+	case NPU_PREC_FP16: *size_e = 1; *surf_add_per_atom = 2; return 0;
+	case NPU_PREC_FP32: *size_e = 3; *surf_add_per_atom = 4; return 0;
+	case NPU_PREC_INT32: *size_e = 7; *surf_add_per_atom = 8; return 0;
+	default: return -1;
+	}
+}
+
 static int decode_cna(npu_sim_core *c, struct conv *v)
 {
 	REQUIRE(c, CNA_CONV_CON1_CONV_MODE, 0, "direct convolution only");
@@ -214,6 +257,8 @@ static int decode_core(npu_sim_core *c, struct conv *v)
 {
 	REQUIRE(c, CORE_MISC_CFG_PROC_PRECISION, (uint32_t)v->prec, "same as CNA");
 	REQUIRE(c, CORE_MISC_CFG_DW_EN, 0, "no depthwise");
+	RECIPE(c, CORE_MISC_CFG_SOFT_GATING, F(c, CORE_MISC_CFG_SOFT_GATING), 0,
+	       "MTX, Mesa and the row-major recipes");
 	EXPECT(c, CORE_DATAOUT_SIZE_0_DATAOUT_WIDTH, F(c, CORE_DATAOUT_SIZE_0_DATAOUT_WIDTH) + 1,
 	       v->in_w, "the CNA output width");
 	EXPECT(c, CORE_DATAOUT_SIZE_0_DATAOUT_HEIGHT, F(c, CORE_DATAOUT_SIZE_0_DATAOUT_HEIGHT) + 1,
@@ -318,6 +363,22 @@ static int decode_dpu(npu_sim_core *c, struct conv *v, uint32_t mask)
 	       "the output width");
 	EXPECT(c, DPU_WDMA_SIZE_1_HEIGHT_WDMA, F(c, DPU_WDMA_SIZE_1_HEIGHT_WDMA) + 1, v->in_h,
 	       "the output height");
+	/* Fields the model does not compute with, held to the known recipes. */
+	uint32_t size_e = 0, per_atom = 0;
+	out_recipe(v->out_prec, &size_e, &per_atom); /* out_prec validated above */
+	RECIPE(c, DPU_BS_OW_CFG_SIZE_E_0, F(c, DPU_BS_OW_CFG_SIZE_E_0), size_e,
+	       "by output precision: int32 7, fp32 3, fp16 and int8 1");
+	RECIPE(c, DPU_BS_OW_CFG_SIZE_E_1, F(c, DPU_BS_OW_CFG_SIZE_E_1), size_e,
+	       "by output precision: int32 7, fp32 3, fp16 and int8 1");
+	RECIPE(c, DPU_BS_OW_CFG_SIZE_E_2, F(c, DPU_BS_OW_CFG_SIZE_E_2), size_e,
+	       "by output precision: int32 7, fp32 3, fp16 and int8 1");
+	RECIPE(c, DPU_SURFACE_ADD_SURF_ADD, F(c, DPU_SURFACE_ADD_SURF_ADD),
+	       (uint64_t)v->dst_surf_atoms * per_atom,
+	       "DPU_DST_SURF_STRIDE times 8 for int32, 4 for fp32, 2 for fp16 and int8 output");
+	RECIPE(c, DPU_DATA_CUBE_NOTCH_ADDR_NOTCH_ADDR_1, F(c, DPU_DATA_CUBE_NOTCH_ADDR_NOTCH_ADDR_1),
+	       v->notch, "NOTCH_ADDR_0; the role of NOTCH_ADDR_1 is unknown");
+	RECIPE(c, DPU_FEATURE_MODE_CFG_SURF_LEN, F(c, DPU_FEATURE_MODE_CFG_SURF_LEN), 0,
+	       "MTX, Mesa and the row-major recipes");
 
 	int ret = decode_dpu_bs(c, v, mask);
 	if (ret)

@@ -145,12 +145,6 @@ int rb_bpe_build(rb_tokenizer *tok, const rb_gguf_array *merges, rb_err *err)
 
 /* ---- encoding ---------------------------------------------------------- */
 
-struct cand {
-	int32_t rank;
-	uint32_t left, right;
-	int32_t left_id, right_id; /* what the pair was when pushed */
-};
-
 struct bpe_work {
 	const rb_tokenizer *tok;
 	rb_tokens *out;
@@ -158,48 +152,9 @@ struct bpe_work {
 	size_t cap;         /* symbols the arrays below hold */
 	int32_t *id;        /* -1 once merged into its left neighbour */
 	int32_t *prev, *next;
-	struct cand *heap;  /* at most 2 live candidates per merge + initial ones */
-	size_t heap_n, heap_cap;
+	struct rb_merge_queue queue; /* at most 2 live candidates per merge + initial ones */
 	char *mapped;       /* piece in the byte->unicode alphabet (ignore_merges) */
 };
-
-static bool cand_less(const struct cand *a, const struct cand *b)
-{
-	return a->rank != b->rank ? a->rank < b->rank : a->left < b->left;
-}
-
-static void heap_push(struct bpe_work *w, struct cand c)
-{
-	size_t i = w->heap_n++;
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-		if (!cand_less(&c, &w->heap[parent]))
-			break;
-		w->heap[i] = w->heap[parent];
-		i = parent;
-	}
-	w->heap[i] = c;
-}
-
-static struct cand heap_pop(struct bpe_work *w)
-{
-	struct cand top = w->heap[0], last = w->heap[--w->heap_n];
-	size_t i = 0, n = w->heap_n;
-	for (;;) {
-		size_t child = 2 * i + 1;
-		if (child >= n)
-			break;
-		if (child + 1 < n && cand_less(&w->heap[child + 1], &w->heap[child]))
-			child++;
-		if (!cand_less(&w->heap[child], &last))
-			break;
-		w->heap[i] = w->heap[child];
-		i = child;
-	}
-	if (n)
-		w->heap[i] = last;
-	return top;
-}
 
 static int work_reserve(struct bpe_work *w, size_t n)
 {
@@ -216,9 +171,9 @@ static int work_reserve(struct bpe_work *w, size_t n)
 	if (next)
 		w->next = next;
 	/* each merge pushes at most 2 candidates, plus n - 1 initial ones */
-	struct cand *heap = realloc(w->heap, 3 * cap * sizeof(*heap));
+	struct rb_merge_cand *heap = realloc(w->queue.heap, 3 * cap * sizeof(*heap));
 	if (heap)
-		w->heap = heap;
+		w->queue.heap = heap;
 	char *mapped = realloc(w->mapped, 2 * cap);
 	if (mapped)
 		w->mapped = mapped;
@@ -234,8 +189,10 @@ static void try_pair(struct bpe_work *w, int32_t left, int32_t right)
 		return;
 	const struct rb_merge *m = merge_find(&w->tok->merges, w->id[left], w->id[right]);
 	if (m)
-		heap_push(w, (struct cand){ m->rank, (uint32_t)left, (uint32_t)right,
-					    w->id[left], w->id[right] });
+		rb_merge_queue_push(&w->queue,
+				    (struct rb_merge_cand){ m->rank, (uint32_t)left, (uint32_t)right,
+							    (uint32_t)w->id[left],
+							    (uint32_t)w->id[right] });
 }
 
 static int emit_byte(struct bpe_work *w, uint8_t b)
@@ -275,16 +232,17 @@ static int bpe_piece(void *user, const char *piece, size_t len)
 		w->prev[i] = (int32_t)i - 1;
 		w->next[i] = i + 1 < len ? (int32_t)i + 1 : -1;
 	}
-	w->heap_n = 0;
+	w->queue.n = 0;
 	for (size_t i = 0; i + 1 < len; i++)
 		if (w->id[i] >= 0 && w->id[i + 1] >= 0)
 			try_pair(w, (int32_t)i, (int32_t)i + 1);
-	while (w->heap_n) {
-		struct cand c = heap_pop(w);
-		if (w->id[c.left] != c.left_id || w->id[c.right] != c.right_id ||
+	while (w->queue.n) {
+		struct rb_merge_cand c = rb_merge_queue_pop(&w->queue);
+		int32_t left_id = (int32_t)c.left_was, right_id = (int32_t)c.right_was;
+		if (w->id[c.left] != left_id || w->id[c.right] != right_id ||
 		    w->next[c.left] != (int32_t)c.right)
 			continue; /* stale: one side has changed since */
-		w->id[c.left] = merge_find(&w->tok->merges, c.left_id, c.right_id)->result;
+		w->id[c.left] = merge_find(&w->tok->merges, left_id, right_id)->result;
 		w->id[c.right] = -1;
 		int32_t after = w->next[c.right];
 		w->next[c.left] = after;
@@ -312,7 +270,7 @@ int rb_bpe_encode(const rb_tokenizer *tok, const char *text, size_t len, rb_toke
 	free(w.id);
 	free(w.prev);
 	free(w.next);
-	free(w.heap);
+	free(w.queue.heap);
 	free(w.mapped);
 	return rc;
 }

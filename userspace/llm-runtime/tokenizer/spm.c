@@ -51,58 +51,13 @@ int rb_spm_build(rb_tokenizer *tok, rb_err *err)
 	return RB_OK;
 }
 
-struct spm_cand {
-	float score;
-	uint32_t left, right;
-	uint32_t left_len, right_len; /* what the pair was when pushed */
-};
-
 struct spm_work {
 	const rb_tokenizer *tok;
 	const char *s;       /* escaped text */
 	uint32_t *start, *len;
 	int32_t *prev, *next;
-	struct spm_cand *heap;
-	size_t heap_n;
+	struct rb_merge_queue queue;
 };
-
-static bool cand_before(const struct spm_cand *a, const struct spm_cand *b)
-{
-	return a->score != b->score ? a->score > b->score : a->left < b->left;
-}
-
-static void heap_push(struct spm_work *w, struct spm_cand c)
-{
-	size_t i = w->heap_n++;
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-		if (!cand_before(&c, &w->heap[parent]))
-			break;
-		w->heap[i] = w->heap[parent];
-		i = parent;
-	}
-	w->heap[i] = c;
-}
-
-static struct spm_cand heap_pop(struct spm_work *w)
-{
-	struct spm_cand top = w->heap[0], last = w->heap[--w->heap_n];
-	size_t i = 0, n = w->heap_n;
-	for (;;) {
-		size_t child = 2 * i + 1;
-		if (child >= n)
-			break;
-		if (child + 1 < n && cand_before(&w->heap[child + 1], &w->heap[child]))
-			child++;
-		if (!cand_before(&w->heap[child], &last))
-			break;
-		w->heap[i] = w->heap[child];
-		i = child;
-	}
-	if (n)
-		w->heap[i] = last;
-	return top;
-}
 
 /* Pieces that merges may produce: normal and user-defined ones. */
 static int32_t mergeable(const rb_tokenizer *tok, const char *s, size_t len)
@@ -119,8 +74,11 @@ static void try_pair(struct spm_work *w, int32_t left, int32_t right)
 		return;
 	int32_t id = mergeable(w->tok, w->s + w->start[left], w->len[left] + w->len[right]);
 	if (id >= 0)
-		heap_push(w, (struct spm_cand){ w->tok->score[id], (uint32_t)left, (uint32_t)right,
-						w->len[left], w->len[right] });
+		/* highest score first: the queue pops the lowest key */
+		rb_merge_queue_push(&w->queue,
+				    (struct rb_merge_cand){ -(double)w->tok->score[id], (uint32_t)left,
+							    (uint32_t)right, w->len[left],
+							    w->len[right] });
 }
 
 static int emit_symbol(const struct spm_work *w, int32_t i, rb_tokens *out, rb_err *err)
@@ -180,12 +138,12 @@ static int spm_merge_all(struct spm_work *w, size_t first, size_t n_sym, rb_toke
 		w->prev[first + i] = i ? (int32_t)(first + i) - 1 : -1;
 		w->next[first + i] = i + 1 < n_sym ? (int32_t)(first + i) + 1 : -1;
 	}
-	w->heap_n = 0;
+	w->queue.n = 0;
 	for (size_t i = first; i + 1 < first + n_sym; i++)
 		try_pair(w, (int32_t)i, (int32_t)i + 1);
-	while (w->heap_n) {
-		struct spm_cand c = heap_pop(w);
-		if (w->len[c.left] != c.left_len || w->len[c.right] != c.right_len ||
+	while (w->queue.n) {
+		struct rb_merge_cand c = rb_merge_queue_pop(&w->queue);
+		if (w->len[c.left] != c.left_was || w->len[c.right] != c.right_was ||
 		    w->next[c.left] != (int32_t)c.right)
 			continue; /* stale */
 		w->len[c.left] += w->len[c.right];
@@ -219,9 +177,9 @@ int rb_spm_encode(const rb_tokenizer *tok, const char *text, size_t len, bool ad
 	w.len = malloc((n + 1) * sizeof(*w.len));
 	w.prev = malloc((n + 1) * sizeof(*w.prev));
 	w.next = malloc((n + 1) * sizeof(*w.next));
-	w.heap = malloc((3 * n + 1) * sizeof(*w.heap));
+	w.queue.heap = malloc((3 * n + 1) * sizeof(*w.queue.heap));
 	int rc = RB_OK;
-	if (!w.start || !w.len || !w.prev || !w.next || !w.heap) {
+	if (!w.start || !w.len || !w.prev || !w.next || !w.queue.heap) {
 		rc = rb_err_set(err, RB_E_NOMEM, "out of memory for %zu bytes of text", len);
 	} else {
 		/* Merging word by word gives the same result when no piece can
@@ -248,7 +206,7 @@ int rb_spm_encode(const rb_tokenizer *tok, const char *text, size_t len, bool ad
 	free(w.len);
 	free(w.prev);
 	free(w.next);
-	free(w.heap);
+	free(w.queue.heap);
 	free(s);
 	return rc;
 }

@@ -94,6 +94,26 @@ int rb_spm_build(rb_tokenizer *tok, rb_err *err);
 int rb_spm_encode(const rb_tokenizer *tok, const char *text, size_t len, bool add_prefix,
 		  rb_tokens *out, rb_err *err);
 
+/* Merge candidates of the BPE and SentencePiece encoders (merge_queue.c):
+ * the adjacent symbols (left, right), popped lowest key first, leftmost first
+ * among equal keys; left_was/right_was snapshot the pair when it was pushed
+ * (token ids in BPE, byte lengths in SPM) so that stale candidates are
+ * recognised and skipped. A double holds BPE ranks and negated SPM scores
+ * exactly. */
+struct rb_merge_cand {
+	double key;
+	uint32_t left, right;
+	uint32_t left_was, right_was;
+};
+
+struct rb_merge_queue {
+	struct rb_merge_cand *heap; /* owned by the encoder, sized for all its pushes */
+	size_t n;
+};
+
+void rb_merge_queue_push(struct rb_merge_queue *q, struct rb_merge_cand c);
+struct rb_merge_cand rb_merge_queue_pop(struct rb_merge_queue *q);
+
 /* Decoded bytes of every token (decode.c). */
 int rb_build_pieces(rb_tokenizer *tok, rb_err *err);
 
