@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* fp16/bf16 conversions against the exact definition, type sizes, thread pool. */
+#include <sched.h>
 #include <stdatomic.h>
 
 #include "rosenblatt/cpu.h"
@@ -128,6 +129,25 @@ static void sum_part(void *arg, int ith, int nth)
 	atomic_fetch_add(&j->calls, 1);
 }
 
+/* The default thread count stays within the CPUs the process may use. */
+static void test_default_threads(void)
+{
+	cpu_set_t all, one;
+	REQUIRE(sched_getaffinity(0, sizeof(all), &all) == 0);
+	const int n = rb_default_threads();
+	CHECKF(n >= 1 && n <= CPU_COUNT(&all), "default threads %d, allowed CPUs %d", n,
+	       CPU_COUNT(&all));
+	int first = 0;
+	while (!CPU_ISSET(first, &all))
+		first++;
+	CPU_ZERO(&one);
+	CPU_SET(first, &one);
+	if (sched_setaffinity(0, sizeof(one), &one) == 0) { /* as under taskset -c */
+		CHECK_EQ_INT(rb_default_threads(), 1);
+		REQUIRE(sched_setaffinity(0, sizeof(all), &all) == 0);
+	}
+}
+
 static void test_threadpool(void)
 {
 	enum { N = 100003 };
@@ -160,7 +180,7 @@ static void test_threadpool(void)
 		}
 		CHECK_EQ_INT(next, 17);
 	}
-	CHECK(rb_default_threads() >= 1);
+	test_default_threads();
 }
 
 int main(void)

@@ -43,6 +43,8 @@ static void test_qwen2(void)
 	check_split(q, " 123", " |1|2|3|");
 	check_split(q, "I'M you'Re it's", "I|'M| you|'Re| it|'s|");
 	check_split(q, "'sup", "'s|up|");
+	/* (?i:...): an upper-case contraction ends before the letters after it */
+	check_split(q, "THEY'REALLY 'Sure", "THEY|'RE|ALLY| '|Sure|");
 	check_split(q, "a  b", "a| | b|");
 	check_split(q, "\n\n\nb", "\n\n\n|b|");
 	check_split(q, "a\r\nb", "a|\r\n|b|");
@@ -65,6 +67,7 @@ static void test_llama3_gpt2(void)
 {
 	check_split(RB_TOK_PRE_LLAMA3, "12345 x", "123|45| x|");
 	check_split(RB_TOK_PRE_LLAMA3, "I'LL", "I|'LL|");
+	check_split(RB_TOK_PRE_LLAMA3, "I'LLAMA", "I|'LL|AMA|");
 	check_split(RB_TOK_PRE_DEFAULT, "I'M it's  x", "I|'|M| it|'s| | x|");
 	check_split(RB_TOK_PRE_DEFAULT, "12345 x", "12345| x|");
 	check_split(RB_TOK_PRE_DEFAULT, "a\n\nb", "a|\n|\n|b|");

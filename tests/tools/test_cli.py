@@ -110,6 +110,10 @@ r2 = rb("run", "-m", STORIES, "-p", "Once upon a time", "-n", "20", "--seed", "5
         "1.0", "--top-k", "0", "--top-p", "0.9", "--min-p", "0.01", "--repeat-penalty", "1.1")
 check(r.returncode == 0 and r.stdout == r2.stdout and "seed: 5" in r.stderr,
       "sampling is deterministic for a seed", r2)
+r2 = rb("run", "-m", STORIES, "-p", "Once upon a time", "-n", "20", "--seed", "6", "--temp",
+        "1.0", "--top-k", "0", "--top-p", "0.9", "--min-p", "0.01", "--repeat-penalty", "1.1")
+check(r2.returncode == 0 and r2.stdout != r.stdout and "seed: 6" in r2.stderr,
+      "another seed samples another text", r2)
 prompt_file = os.path.join(OUT, "prompt.txt")
 with open(prompt_file, "w") as f:
     f.write("Once upon a time")
@@ -181,6 +185,35 @@ r = rb("chat", "-m", STORIES, "--chat-format", "llama2", "-c", "24", "--temp", "
 check(r.returncode == 0 and clean_exit(r) and "context full" in r.stderr, "chat: context full", r)
 r = rb("chat", "-m", STORIES, "--chat-format", "klingon", stdin="hi\n")
 check(r.returncode == 1 and "klingon" in r.stderr, "chat: unknown format named", r)
+
+# chat keeps the conversation in the KV cache: each greedy reply equals what
+# `run` gives on the whole conversation rendered as text (ChatML, BPE: no
+# leading-space token between pieces), also when -n cuts the first reply
+# (its last token must reach the cache before the next turn).
+qwen = os.path.join(OUT, "micro-qwen2.gguf")
+g = subprocess.run(EMU + [os.path.join(BIN, "rb-gen-model"), "-o", qwen, "--type", "q8_0",
+                          "--embd", "128", "--layers", "2", "--ff", "128", "--heads", "4",
+                          "--kv-heads", "2", "--ctx", "128", "--vocab",
+                          os.path.join(DATA, "tokenizers", "qwen2-vocab.gguf")],
+                   capture_output=True, encoding="utf-8", errors="replace", timeout=600)
+check(g.returncode == 0, "rb-gen-model micro qwen2 model", g)
+
+
+def greedy(prompt, n):
+    r = rb("run", "-m", qwen, "-p", prompt, "-n", str(n), "--temp", "0", "-t", "1",
+           "--no-display-prompt")
+    return r.stdout[:-1] if r.returncode == 0 and r.stdout.endswith("\n") else None
+
+
+for n in (1, 5):
+    r = rb("chat", "-m", qwen, "--system", "", "-n", str(n), "--temp", "0", "-t", "1",
+           stdin="hi\nmore\n")
+    turn1 = "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    a1 = greedy(turn1, n)
+    a2 = greedy(f"{turn1}{a1}<|im_end|>\n<|im_start|>user\nmore<|im_end|>\n"
+                "<|im_start|>assistant\n", n) if a1 is not None else None
+    check(r.returncode == 0 and a2 is not None and r.stdout == f"{a1}\n{a2}\n",
+          f"chat -n {n}: turn 2 continues the cached conversation (want {a1!r}, {a2!r})", r)
 
 for f in os.listdir(OUT):
     os.remove(os.path.join(OUT, f))

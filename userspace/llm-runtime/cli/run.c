@@ -21,6 +21,8 @@ struct gen {
 	size_t n_stop;
 	char *reply;         /* the generated text, NUL-terminated */
 	size_t reply_len, reply_cap;
+	bool feed_last;      /* evaluate the last token of a reply cut by n_predict (chat:
+			      * the next turn continues from the KV cache) */
 	int64_t n_gen;       /* tokens generated (all calls) */
 	double t_gen;        /* seconds spent generating (all calls) */
 	bool ctx_full;
@@ -80,7 +82,7 @@ static int generate(struct gen *g, int64_t n_predict, rb_err *err)
 		if ((rc = rb_detokenizer_push(g->dt, id, &text, &len, err)) != RB_OK ||
 		    (rc = emit(g, text, len)) != RB_OK)
 			break;
-		if (n_predict >= 0 && i + 1 == n_predict)
+		if (n_predict >= 0 && i + 1 == n_predict && !g->feed_last)
 			break; /* no need to evaluate a token nobody will follow */
 		rc = rb_session_eval(g->s, &id, 1, err);
 		if (rc == RB_E_FULL) {
@@ -88,7 +90,7 @@ static int generate(struct gen *g, int64_t n_predict, rb_err *err)
 			rc = RB_OK;
 			break;
 		}
-		if (rc != RB_OK)
+		if (rc != RB_OK || (n_predict >= 0 && i + 1 == n_predict))
 			break;
 	}
 	const char *text;
@@ -323,7 +325,7 @@ static int chat_loop(struct cli_opts *o, struct cli_runtime *rt)
 	rb_err err = {0};
 	rb_chat *chat = NULL;
 	rb_chat_options co = {.system = o->system, .format = o->chat_format};
-	struct gen g = {.tok = rt->tok};
+	struct gen g = {.tok = rt->tok, .feed_last = true};
 	int status = EXIT_RUNTIME;
 	char *line = NULL, *delta = NULL;
 	size_t line_cap = 0;
@@ -365,8 +367,9 @@ static int chat_loop(struct cli_opts *o, struct cli_runtime *rt)
 			goto out;
 		}
 		int rc = feed(&g, delta, &err);
-		if (rc == RB_E_FULL) {
-			context_full_message(g.s);
+		if (rc == RB_E_FULL) { /* this turn does not fit: say how much is missing */
+			fprintf(stderr, "\n[%s; stopping. Use -c to raise the cap (up to the "
+				"model's context)]\n", err.msg);
 			status = EXIT_OK;
 			goto out;
 		}

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,31 +249,49 @@ void rb_threadpool_run_chunks(rb_threadpool *tp, rb_chunk_fn fn, void *arg, long
 	wait_for(&tp->chunks_done, n_chunks);
 }
 
-/* cpu_capacity (arm64 big.LITTLE) of each online CPU; the largest ones are
- * the performance cores. Falls back to the online CPU count. */
+/* cpu_capacity of a CPU (arm64 big.LITTLE, from the device tree), -1 if the
+ * kernel does not expose it. */
+static int cpu_capacity(int cpu)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/cpu_capacity", cpu);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	int cap = -1;
+	if (fscanf(f, "%d", &cap) != 1)
+		cap = -1;
+	fclose(f);
+	return cap;
+}
+
+/* The CPUs this process may run on (taskset, cgroup cpusets), the largest
+ * cpu_capacity among them counted as the performance cores. Without
+ * capacities: every allowed CPU. */
 int rb_default_threads(void)
 {
-	long online = sysconf(_SC_NPROCESSORS_ONLN);
-	if (online < 1)
-		online = 1;
-	int best = 0, n_best = 0;
-	for (long cpu = 0; cpu < online && cpu < 1024; cpu++) {
-		char path[96];
-		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%ld/cpu_capacity", cpu);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			return (int)online;
-		int cap = 0;
-		const int ok = fscanf(f, "%d", &cap) == 1;
-		fclose(f);
-		if (!ok)
-			return (int)online;
-		if (cap > best) {
+	cpu_set_t allowed;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+		const long online = sysconf(_SC_NPROCESSORS_ONLN);
+		return online >= 1 ? (int)online : 1;
+	}
+	int n_allowed = 0, best = -1, n_best = 0;
+	bool have_caps = true;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed))
+			continue;
+		n_allowed++;
+		const int cap = have_caps ? cpu_capacity(cpu) : -1;
+		if (cap < 0) {
+			have_caps = false;
+		} else if (cap > best) {
 			best = cap;
 			n_best = 1;
 		} else if (cap == best) {
 			n_best++;
 		}
 	}
-	return n_best > 0 ? n_best : (int)online;
+	if (n_allowed == 0)
+		return 1;
+	return have_caps ? n_best : n_allowed;
 }

@@ -161,12 +161,6 @@ static inline bool better(const rb_token_prob *a, const rb_token_prob *b)
 	return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
 }
 
-static int cmp_better(const void *pa, const void *pb)
-{
-	const rb_token_prob *a = pa, *b = pb;
-	return better(a, b) ? -1 : better(b, a) ? 1 : 0;
-}
-
 /* Min-heap on `better` (root = worst of the kept ones). */
 static void heap_sift_down(rb_token_prob *h, int64_t n, int64_t i)
 {
@@ -186,15 +180,31 @@ static void heap_sift_down(rb_token_prob *h, int64_t n, int64_t i)
 	}
 }
 
+/* h[0..n) is a heap (root = worst): sort it best first, in place. Heap sort
+ * rather than qsort, which may malloc a merge buffer (glibc does above 1 KiB):
+ * the decode loop allocates nothing. */
+static void heap_sort_best_first(rb_token_prob *h, int64_t n)
+{
+	for (int64_t last = n - 1; last > 0; last--) {
+		const rb_token_prob t = h[0];
+		h[0] = h[last];
+		h[last] = t;
+		heap_sift_down(h, last, 0);
+	}
+}
+
+static void heap_build(rb_token_prob *h, int64_t n)
+{
+	for (int64_t i = n / 2 - 1; i >= 0; i--)
+		heap_sift_down(h, n, i);
+}
+
 /* Move the m best of c[0..n) to c[0..m), sorted best first. */
 static void partial_sort(rb_token_prob *c, int64_t n, int64_t m)
 {
-	if (m >= n) {
-		qsort(c, (size_t)n, sizeof(*c), cmp_better);
-		return;
-	}
-	for (int64_t i = m / 2 - 1; i >= 0; i--)
-		heap_sift_down(c, m, i);
+	if (m > n)
+		m = n;
+	heap_build(c, m);
 	for (int64_t i = m; i < n; i++) {
 		if (better(&c[i], &c[0])) {
 			const rb_token_prob t = c[0];
@@ -203,7 +213,7 @@ static void partial_sort(rb_token_prob *c, int64_t n, int64_t m)
 			heap_sift_down(c, m, 0);
 		}
 	}
-	qsort(c, (size_t)m, sizeof(*c), cmp_better);
+	heap_sort_best_first(c, m);
 }
 
 /* The k best tokens of work[] into cand[0..k), sorted, without writing all
@@ -213,8 +223,7 @@ static int64_t top_k_from_work(rb_sampler *s, int64_t k)
 	rb_token_prob *h = s->cand;
 	for (int64_t i = 0; i < k; i++)
 		h[i] = (rb_token_prob){.id = (int32_t)i, .logit = s->work[i]};
-	for (int64_t i = k / 2 - 1; i >= 0; i--)
-		heap_sift_down(h, k, i);
+	heap_build(h, k);
 	for (int64_t i = k; i < s->n_vocab; i++) {
 		const rb_token_prob t = {.id = (int32_t)i, .logit = s->work[i]};
 		if (better(&t, &h[0])) {
@@ -222,7 +231,7 @@ static int64_t top_k_from_work(rb_sampler *s, int64_t k)
 			heap_sift_down(h, k, 0);
 		}
 	}
-	qsort(h, (size_t)k, sizeof(*h), cmp_better);
+	heap_sort_best_first(h, k);
 	return k;
 }
 
