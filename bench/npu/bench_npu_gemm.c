@@ -51,8 +51,10 @@ static void usage(FILE *f)
 		"  --axi-bytes X   also cap DMA at X bytes per NPU cycle (default: no cap)\n"
 		"  --max-k K       largest K slice per task (multiple of 32; default 4096)\n"
 		"  --run           also execute every plan on the in-process simulator\n"
-		"  --cpu           also time the CPU side of a call (pack A, copy it to the\n"
-		"                  other contexts, unpack C) on 1 thread and on all cores\n"
+		"  --cpu           also time the CPU side of a call on 1 thread, in phases (pack\n"
+		"                  A, copy it to the other contexts, unpack C as int32, unpack\n"
+		"                  with the int8 output stage scaling to float), best of 7, and\n"
+		"                  the three phases together on all cores\n"
 		"  --json          JSON instead of the table\n"
 		"  -h, --help      this text\n");
 }
@@ -207,23 +209,35 @@ static void run_sim(const opts *o, npu_gemm_type type, uint32_t m, uint32_t k, u
 	free(c);
 }
 
+/* The CPU side of a call on host memory: the phases of npu_gemm_run. */
 typedef struct cpu_side {
 	const npu_gemm_plan *p;
 	const void *a;
-	void *abuf[NPU_GEMM_MAX_CORES], *cbuf[NPU_GEMM_MAX_CORES], *c;
+	void *abuf[NPU_GEMM_MAX_CORES], *cbuf[NPU_GEMM_MAX_CORES];
+	npu_gemm_output raw, scaled; /* int32 / float C (int8: scaled by row and column) */
+	int phases;                  /* CPU_* */
+	bool use_scaled;
 } cpu_side;
+
+enum { CPU_PACK = 1, CPU_COPY = 2, CPU_UNPACK = 4, CPU_ALL = 7 };
 
 static void cpu_worker(void *arg, int ith, int nth)
 {
 	cpu_side *w = arg;
 	const npu_gemm_plan *p = w->p;
 	long b, e;
-	rb_split_range(p->m_pad, ith, nth, &b, &e);
-	gemm_pack_a_rows(p, w->a, p->layout.k, w->abuf[0], (uint32_t)b, (uint32_t)e);
+	if (w->phases & CPU_PACK) {
+		rb_split_range(p->m_pad, ith, nth, &b, &e);
+		gemm_pack_a_rows(p, w->a, p->layout.k, w->abuf[0], (uint32_t)b, (uint32_t)e);
+	}
 	/* (the library runs these as separate passes; one pass is enough to time) */
-	rb_split_range((long)p->core[0].a_bytes, ith, nth, &b, &e);
-	for (uint32_t i = 1; i < p->layout.cores; i++)
-		memcpy((uint8_t *)w->abuf[i] + b, (uint8_t *)w->abuf[0] + b, (size_t)(e - b));
+	if (w->phases & CPU_COPY) {
+		rb_split_range((long)p->core[0].a_bytes, ith, nth, &b, &e);
+		for (uint32_t i = 1; i < p->layout.cores; i++)
+			memcpy((uint8_t *)w->abuf[i] + b, (uint8_t *)w->abuf[0] + b, (size_t)(e - b));
+	}
+	if (!(w->phases & CPU_UNPACK))
+		return;
 	long total = 0, g = 0;
 	for (uint32_t i = 0; i < p->layout.cores; i++)
 		total += gemm_unpack_groups(p, i);
@@ -231,43 +245,72 @@ static void cpu_worker(void *arg, int ith, int nth)
 	for (uint32_t i = 0; i < p->layout.cores; i++)
 		for (uint32_t k = 0; k < gemm_unpack_groups(p, i); k++, g++)
 			if (g >= b && g < e)
-				gemm_unpack_group(p, i, k, w->cbuf[i], w->c, p->layout.n);
+				gemm_unpack_rows(p, i, k, 0, p->m_pad, w->cbuf[i],
+						 w->use_scaled ? &w->scaled : &w->raw);
 }
 
-/* Median of 5 runs of the CPU side, in seconds; -1 on allocation failure. */
-static double time_cpu(const npu_gemm_plan *p, rb_threadpool *tp)
+/* Best of 7 runs of the given phases, in seconds. */
+static double time_phases(cpu_side *w, rb_threadpool *tp, int phases, bool scaled)
+{
+	w->phases = phases;
+	w->use_scaled = scaled;
+	double best = 1e30;
+	for (int r = 0; r < 7; r++) {
+		const double t0 = now_s();
+		rb_threadpool_run(tp, cpu_worker, w);
+		const double t = now_s() - t0;
+		best = t < best ? t : best;
+	}
+	return best;
+}
+
+typedef struct cpu_times {
+	double pack, copy, unpack, unpack_scaled; /* 1 thread */
+	double all_threads;                      /* pack + copy + unpack on the pool */
+} cpu_times;
+
+/* The CPU side in phases on one thread, and whole on the pool; false on
+ * allocation failure. */
+static bool time_cpu(const npu_gemm_plan *p, rb_threadpool *tp, cpu_times *out)
 {
 	cpu_side w = { .p = p };
 	const size_t ib = p->layout.bpe, ob = npu_gemm_out_bytes(p->layout.type);
-	void *a = calloc((size_t)p->m * p->layout.k, ib), *c = malloc((size_t)p->m * p->layout.n * ob);
-	bool ok = a && c;
+	const uint32_t m = p->m, n = p->layout.n;
+	void *a = calloc((size_t)m * p->layout.k, ib), *c = calloc((size_t)m * n, ob);
+	float *cf = calloc((size_t)m * n, sizeof(float));
+	float *rs = malloc(m * sizeof(float)), *cs = malloc(n * sizeof(float));
+	bool ok = a && c && cf && rs && cs;
 	for (uint32_t i = 0; i < p->layout.cores && ok; i++) {
 		w.abuf[i] = calloc(1, p->core[i].a_bytes);
 		w.cbuf[i] = calloc(1, p->core[i].c_bytes);
 		ok = w.abuf[i] && w.cbuf[i];
 	}
-	double t[5] = { -1, -1, -1, -1, -1 };
+	const npu_gemm_segment seg = { .n = n, .c = c, .ldc = n }, segf = { .n = n, .c = cf, .ldc = n };
 	w.a = a;
-	w.c = c;
-	for (int r = 0; r < 5 && ok; r++) {
-		const double t0 = now_s();
-		rb_threadpool_run(tp, cpu_worker, &w);
-		t[r] = now_s() - t0;
+	w.raw = (npu_gemm_output){ .seg = &seg, .n_seg = 1 };
+	w.scaled = (npu_gemm_output){ .seg = &segf, .n_seg = 1, .row_scale = rs, .col_scale = cs };
+	if (ok) {
+		for (uint32_t i = 0; i < m; i++)
+			rs[i] = 1.0f / (float)(i + 1);
+		for (uint32_t i = 0; i < n; i++)
+			cs[i] = 1.0f / (float)(i + 3);
+		out->pack = time_phases(&w, NULL, CPU_PACK, false);
+		out->copy = time_phases(&w, NULL, CPU_COPY, false);
+		out->unpack = time_phases(&w, NULL, CPU_UNPACK, false);
+		out->unpack_scaled = p->layout.type == NPU_GEMM_I8_I32
+					     ? time_phases(&w, NULL, CPU_UNPACK, true) : 0;
+		out->all_threads = time_phases(&w, tp, CPU_ALL, false);
 	}
-	for (int i = 0; i < 5; i++) /* sort for the median */
-		for (int j = i + 1; j < 5; j++)
-			if (t[j] < t[i]) {
-				const double x = t[i];
-				t[i] = t[j];
-				t[j] = x;
-			}
 	for (uint32_t i = 0; i < p->layout.cores; i++) {
 		free(w.abuf[i]);
 		free(w.cbuf[i]);
 	}
 	free(a);
 	free(c);
-	return ok ? t[2] : -1;
+	free(cf);
+	free(rs);
+	free(cs);
+	return ok;
 }
 
 static const char *bound(const npu_gemm_plan_summary *s)
@@ -295,7 +338,8 @@ int main(int argc, char **argv)
 		       "M", "tasks", "cores", "tile x ks", "in MB", "W MB", "out MB", "bound",
 		       "us@1GHz", "GOPS", "us@200M", "GOPS", o.run ? "  sim-cycles(=plan?) wall-s" : "");
 	if (!o.json && o.cpu)
-		printf("%-22s (--cpu: CPU side in us, 1 thread / %d threads, after the columns)\n", "",
+		printf("%-22s (--cpu, after the columns: CPU side in us on 1 thread: pack A, copy A, "
+		       "unpack C int32 / scaled to f32; pack+copy+unpack on %d threads)\n", "",
 		       rb_threadpool_size(tp));
 	for (unsigned si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++)
 		for (int ti = 0; ti < o.ntypes; ti++)
@@ -325,10 +369,10 @@ int main(int argc, char **argv)
 						status = 1;
 					}
 				}
-				double cpu1 = 0, cpun = 0;
-				if (o.cpu) {
-					cpu1 = time_cpu(pf, NULL);
-					cpun = time_cpu(pf, tp);
+				cpu_times ct = { 0 };
+				if (o.cpu && !time_cpu(pf, tp, &ct)) {
+					fprintf(stderr, "bench_npu_gemm: out of memory for --cpu\n");
+					return 1;
 				}
 				const double mb = 1e-6;
 				if (o.json) {
@@ -349,8 +393,13 @@ int main(int argc, char **argv)
 						printf(", \"sim_ok\": %s, \"sim_cycles_1ghz\": %llu, \"sim_wall_s\": %.3f",
 						       r.ok ? "true" : "false", (unsigned long long)r.cycles, r.wall_s);
 					if (o.cpu)
-						printf(", \"cpu_us_1thread\": %.1f, \"cpu_us_threads\": %.1f, "
-						       "\"threads\": %d", cpu1 * 1e6, cpun * 1e6, rb_threadpool_size(tp));
+						printf(", \"cpu_us_1thread\": %.1f, \"cpu_pack_us\": %.1f, "
+						       "\"cpu_copy_us\": %.1f, \"cpu_unpack_us\": %.1f, "
+						       "\"cpu_unpack_scaled_us\": %.1f, \"cpu_us_threads\": %.1f, "
+						       "\"threads\": %d",
+						       (ct.pack + ct.copy + ct.unpack) * 1e6, ct.pack * 1e6,
+						       ct.copy * 1e6, ct.unpack * 1e6, ct.unpack_scaled * 1e6,
+						       ct.all_threads * 1e6, rb_threadpool_size(tp));
 					printf("}");
 					first = 0;
 				} else {
@@ -365,7 +414,9 @@ int main(int argc, char **argv)
 						printf("  %llu(%s) %.2f", (unsigned long long)r.cycles,
 						       r.ok && r.cycles == f.cycles ? "yes" : "NO", r.wall_s);
 					if (o.cpu)
-						printf("  cpu %.0f / %.0f", cpu1 * 1e6, cpun * 1e6);
+						printf("  cpu %.0f %.0f %.0f/%.0f | %.0f", ct.pack * 1e6,
+						       ct.copy * 1e6, ct.unpack * 1e6, ct.unpack_scaled * 1e6,
+						       ct.all_threads * 1e6);
 					printf("\n");
 				}
 				npu_gemm_plan_destroy(pf);

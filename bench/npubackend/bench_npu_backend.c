@@ -4,11 +4,11 @@
  *  1. error: how far the int8 per-channel copy of a GGUF weight is from the
  *     GGUF weight, next to the GGUF format's own error, as relative RMS
  *     over rows of Gaussian weights (and with 1 % outliers at 8x);
- *  2. the CPU side of an NPU call for the Qwen2.5-1.5B shapes: quantizing
- *     activations (m x K) and scaling results (m x N) with this CPU's
- *     kernels, next to the cpu backend doing the whole matmul (Q4_K) and
- *     the cycle model's NPU time for the plan at 1 GHz and 200 MHz. libnpu's
- *     own CPU side (packing A, unpacking C) is measured by
+ *  2. the backend's own CPU work in an NPU call for the Qwen2.5-1.5B
+ *     shapes: quantizing activations (m x K) with this CPU's kernels, next
+ *     to the cpu backend doing the whole matmul (Q4_K) and the cycle
+ *     model's NPU time for the plan at 1 GHz and 200 MHz. libnpu's CPU side
+ *     (packing A, unpacking C and scaling it to f32) is measured by
  *     `bench_npu_gemm --cpu`.
  *
  * Usage: bench_npu_backend [-t THREADS] [-r REPS] [-m M]... [--quick] */
@@ -95,9 +95,8 @@ typedef struct side_job {
 	const npu_act_kernels *k;
 	const float *x;
 	int8_t *q;
-	float *y, *sx, *sw;
-	int64_t m, K, N;
-	int scale; /* 0: quantize x, 1: scale y */
+	float *sx;
+	int64_t m, K;
 } side_job;
 
 static void side_task(void *arg, int ith, int nth)
@@ -106,13 +105,9 @@ static void side_task(void *arg, int ith, int nth)
 	long t0, t1;
 	rb_split_range((long)j->m, ith, nth, &t0, &t1);
 	for (long t = t0; t < t1; t++) {
-		if (j->scale) {
-			j->k->scale_i32(j->y + t * j->N, j->N, j->sx[t], j->sw);
-		} else {
-			const float d = npu_q_scale(j->k->absmax(j->x + t * j->K, j->K));
-			j->sx[t] = d;
-			j->k->quantize(j->x + t * j->K, j->K, npu_q_inv(d), j->q + t * j->K);
-		}
+		const float d = npu_q_scale(j->k->absmax(j->x + t * j->K, j->K));
+		j->sx[t] = d;
+		j->k->quantize(j->x + t * j->K, j->K, npu_q_inv(d), j->q + t * j->K);
 	}
 }
 
@@ -138,8 +133,8 @@ static void side_table(rb_threadpool *tp, const int64_t *ms, int nm, int reps)
 	const npu_act_kernels *k = npu_act_best();
 	printf("\n2. CPU side of an NPU call (%s kernels, %d threads, best of %d), us\n", k->name,
 	       rb_threadpool_size(tp), reps);
-	printf("%-12s %5s %5s %4s %10s %10s %12s %12s %12s\n", "shape", "K", "N", "M", "quantize",
-	       "scale", "cpu matmul", "npu @1GHz", "npu @200MHz");
+	printf("%-12s %5s %5s %4s %10s %12s %12s %12s\n", "shape", "K", "N", "M", "quantize",
+	       "cpu matmul", "npu @1GHz", "npu @200MHz");
 	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
 		const int64_t K = shapes[s].K, N = shapes[s].N;
 		/* a Q4_K weight for the cpu backend */
@@ -162,22 +157,11 @@ static void side_table(rb_threadpool *tp, const int64_t *ms, int nm, int reps)
 			float *x = malloc((size_t)(m * K) * sizeof(float));
 			float *y = malloc((size_t)(m * N) * sizeof(float));
 			int8_t *q = malloc((size_t)(m * K));
-			float *sx = malloc((size_t)m * sizeof(float)), *sw = malloc((size_t)N * sizeof(float));
+			float *sx = malloc((size_t)m * sizeof(float));
 			for (int64_t i = 0; i < m * K; i++)
 				x[i] = gaussian();
-			for (int64_t i = 0; i < N; i++)
-				sw[i] = 1e-3f;
-			side_job j = {.k = k, .x = x, .q = q, .y = y, .sx = sx, .sw = sw, .m = m, .K = K,
-				      .N = N};
+			side_job j = {.k = k, .x = x, .q = q, .sx = sx, .m = m, .K = K};
 			const double tq = best_of(reps, tp, &j);
-			j.scale = 1;
-			double ts = 1e30;
-			for (int r = 0; r < reps; r++) {
-				memset(y, 0, (size_t)(m * N) * sizeof(float)); /* int32 zeros */
-				const double t = now();
-				rb_threadpool_run(tp, side_task, &j);
-				ts = fmin(ts, now() - t);
-			}
 			double tc = 1e30;
 			for (int r = 0; r < reps; r++) {
 				const double t = now();
@@ -200,14 +184,13 @@ static void side_table(rb_threadpool *tp, const int64_t *ms, int nm, int reps)
 				npu[c] = su.seconds;
 				npu_gemm_plan_destroy(p);
 			}
-			printf("%-12s %5lld %5lld %4lld %10.1f %10.1f %12.1f %12.1f %12.1f\n",
+			printf("%-12s %5lld %5lld %4lld %10.1f %12.1f %12.1f %12.1f\n",
 			       shapes[s].name, (long long)K, (long long)N, (long long)m, tq * 1e6,
-			       ts * 1e6, tc * 1e6, npu[0] * 1e6, npu[1] * 1e6);
+			       tc * 1e6, npu[0] * 1e6, npu[1] * 1e6);
 			free(x);
 			free(y);
 			free(q);
 			free(sx);
-			free(sw);
 		}
 		rb_weight_unbind(&w);
 		free(wd);
@@ -232,8 +215,9 @@ int main(int argc, char **argv)
 		} else {
 			printf("usage: bench_npu_backend [-t THREADS] [-r REPS] [-m M]... [--quick]\n"
 			       "Prints the int8 copy's weight error next to the GGUF types' own, and\n"
-			       "the CPU side of NPU calls (quantize, scale) for the Qwen2.5-1.5B\n"
-			       "shapes next to the cpu backend's matmul and the NPU cycle model.\n");
+			       "the backend's CPU work in NPU calls (quantize) for the Qwen2.5-1.5B\n"
+			       "shapes next to the cpu backend's matmul and the NPU cycle model\n"
+			       "(libnpu's pack and unpack: bench_npu_gemm --cpu).\n");
 			return strcmp(argv[i], "-h") && strcmp(argv[i], "--help") ? 2 : 0;
 		}
 	}

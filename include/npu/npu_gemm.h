@@ -23,6 +23,7 @@
 #ifndef NPU_GEMM_H
 #define NPU_GEMM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -128,6 +129,53 @@ void npu_gemm_weights_destroy(npu_gemm_weights *w);
  * need no particular alignment (they are accessed bytewise). */
 int npu_gemm_run(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const void *a,
 		 size_t lda, void *c, size_t ldc, rb_err *err);
+
+/* ---------------------------------------------------- output stage */
+
+/* Consecutive columns of C written to one matrix of their own. */
+typedef struct npu_gemm_segment {
+	uint32_t n;  /* columns */
+	void *c;     /* m rows of n elements, or NULL: these columns are dropped */
+	size_t ldc;  /* row stride in elements (>= n) */
+} npu_gemm_segment;
+
+/* How npu_gemm_run_out writes C. npu_gemm_run is one segment of N columns,
+ * no scaling. */
+typedef struct npu_gemm_output {
+	/* Columns 0..N-1 in order: segment i takes the next seg[i].n of them
+	 * (their n add up to N). Several segments let one weight made of
+	 * several matrices (e.g. q|k|v) write each part where it belongs. */
+	const npu_gemm_segment *seg;
+	uint32_t n_seg;
+	/* NPU_GEMM_I8_I32 only, optional (both or neither): C is float and
+	 * every element is written once as
+	 *
+	 *     C[r][j] = (float)acc[r][j] * (row_scale[r] * col_scale[j])
+	 *
+	 * where acc is the exact int32 sum over all of K (the partial sums of
+	 * K slices are added in int32 first). These are the float operations,
+	 * in this order, of scaling npu_gemm_run's int32 result afterwards,
+	 * so the two agree bit for bit. */
+	const float *row_scale; /* m */
+	const float *col_scale; /* N */
+	/* With the scales: C[r][j] += instead of = (the same product added to
+	 * the float already there: a second pass of the same call). */
+	bool accumulate;
+} npu_gemm_output;
+
+/* npu_gemm_run with an output stage. RB_E_INVALID for an inconsistent
+ * `out` (segments not adding up to N, a stride below its n, scales for a
+ * float type, accumulate without scales). */
+int npu_gemm_run_out(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const void *a,
+		     size_t lda, const npu_gemm_output *out, rb_err *err);
+
+/* The result of the most recent successful run at (row, col) as the NPU
+ * produced it, before any output stage: the int32 sum over all K slices
+ * (I8_I32), the fp32 sum (F16_F32), or that converted to fp16 (F16_F16).
+ * For spot checks of the device. RB_E_INVALID outside the last call's
+ * M x N or before the first. */
+int npu_gemm_last_result(const npu_gemm_ctx *ctx, uint32_t row, uint32_t col, void *out,
+			 rb_err *err);
 
 /* Spread the CPU side of every call (packing A, copying it to the other
  * contexts, unpacking and summing C) over `tp` (not owned; NULL = the

@@ -97,9 +97,10 @@ typedef struct rb_npu_backend_stats {
 	uint64_t weights_cpu_only;        /* weights the NPU could not take (fallback only) */
 	uint64_t npu_weight_bytes;        /* int8/fp16 bytes resident on the NPU */
 	/* Wall time in seconds. NPU calls: quantizing activations, npu_gemm_run
-	 * (libnpu packs A, runs the job and unpacks C; on the simulator this
-	 * includes simulating the NPU), scaling results to f32, spot checks. */
-	double t_quantize, t_gemm, t_dequantize, t_verify;
+	 * (libnpu packs A, runs the job and unpacks C, scaling the int8 sums to
+	 * f32 on the way; on the simulator this includes simulating the NPU),
+	 * spot checks. */
+	double t_quantize, t_gemm, t_verify;
 	/* npu_gemm_run's share (npu_gemm_timing): packing A, submitting, waiting
 	 * for the device (on the simulator: simulating it), unpacking C. */
 	double t_pack, t_submit, t_wait, t_unpack;

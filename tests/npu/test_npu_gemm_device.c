@@ -243,12 +243,162 @@ static void test_bad_input(void)
 	close_devs(ndev, devs);
 }
 
+/* The int8 output stage against the int32 result scaled afterwards, bit
+ * for bit: C written as float once (and added to, with accumulate), split
+ * over segments whose edges cut 16-byte atoms, one of them dropped; K
+ * sliced (the partial sums are added in int32 before the scaling). Then the
+ * raw results npu_gemm_last_result reads back. */
+static void check_output_stage(npu_gemm_ctx *ctx, uint32_t m, uint32_t k, uint32_t n,
+			       const uint32_t *seg_n, uint32_t n_seg, uint64_t seed)
+{
+	int8_t *a = malloc((size_t)m * k), *b = malloc((size_t)n * k);
+	int32_t *acc = malloc((size_t)m * n * sizeof(int32_t));
+	float *y = malloc((size_t)m * n * sizeof(float)), *rs = malloc(m * sizeof(float));
+	float *rs2 = malloc(m * sizeof(float)), *cs = malloc(n * sizeof(float));
+	REQUIRE(a && b && acc && y && rs && rs2 && cs);
+	gemm_ref_fill(NPU_GEMM_I8_I32, (size_t)m * k, a, &seed);
+	gemm_ref_fill(NPU_GEMM_I8_I32, (size_t)n * k, b, &seed);
+	for (uint32_t i = 0; i < m; i++) {
+		rs[i] = rb_test_rand_f32(&seed) * 1e-3f;
+		rs2[i] = rb_test_rand_f32(&seed) * 1e-5f;
+	}
+	for (uint32_t j = 0; j < n; j++)
+		cs[j] = rb_test_rand_f32(&seed) * 0.01f;
+	rb_err err = { 0 };
+	npu_gemm_weights *w = NULL;
+	REQUIRE(npu_gemm_weights_create(ctx, NPU_GEMM_I8_I32, n, k, b, k, &w, &err) == 0);
+	int ret = npu_gemm_run(ctx, w, m, a, k, acc, n, &err);
+	CHECKF(ret == 0, "%s", err.msg);
+	CHECK(gemm_ref_check(NPU_GEMM_I8_I32, m, k, n, a, b, acc) == 0);
+
+	/* Segment s: its own matrix with 3 spare columns per row (ldc = n_s + 3);
+	 * the dropped one (NULL) is the second when there are three or more. */
+	npu_gemm_segment seg[8];
+	float *part[8] = { 0 };
+	REQUIRE(n_seg <= 8);
+	for (uint32_t s = 0; s < n_seg; s++) {
+		const bool drop = n_seg >= 3 && s == 1;
+		part[s] = drop ? NULL : malloc((size_t)m * (seg_n[s] + 3) * sizeof(float));
+		REQUIRE(drop || part[s]);
+		seg[s] = (npu_gemm_segment){ .n = seg_n[s], .c = part[s], .ldc = seg_n[s] + 3 };
+	}
+	npu_gemm_output out = { .seg = seg, .n_seg = n_seg, .row_scale = rs, .col_scale = cs };
+	for (int pass = 0; pass < 2; pass++) {
+		out.accumulate = pass == 1;
+		out.row_scale = pass ? rs2 : rs;
+		ret = npu_gemm_run_out(ctx, w, m, a, k, &out, &err);
+		CHECKF(ret == 0, "pass %d: %s", pass, err.msg);
+		long bad = 0;
+		for (uint32_t i = 0; i < m; i++) {
+			uint32_t j = 0;
+			for (uint32_t s = 0; s < n_seg; j += seg_n[s], s++) {
+				if (!part[s])
+					continue;
+				for (uint32_t x = 0; x < seg_n[s]; x++) {
+					const size_t o = (size_t)i * n + j + x;
+					const float first = (float)acc[o] * (rs[i] * cs[j + x]);
+					const float want = pass ? first + (float)acc[o] * (rs2[i] * cs[j + x])
+								: first;
+					const float got = part[s][(size_t)i * seg[s].ldc + x];
+					if (memcmp(&got, &want, sizeof(got)) && bad++ < 3)
+						fprintf(stderr, "%ux%ux%u pass %d C[%u][%u] = %.9g, expected "
+							"%.9g\n", m, k, n, pass, i, j + x, got, want);
+				}
+			}
+		}
+		CHECKF(bad == 0, "output stage M=%u K=%u N=%u pass %d: %ld wrong", m, k, n, pass, bad);
+	}
+	/* The raw sums behind the scaled output, read back. */
+	long bad = 0;
+	for (uint32_t i = 0; i < m; i += 3)
+		for (uint32_t j = 0; j < n; j += 5) {
+			int32_t got = 0;
+			CHECK(npu_gemm_last_result(ctx, i, j, &got, &err) == 0);
+			bad += got != acc[(size_t)i * n + j];
+		}
+	CHECKF(bad == 0, "npu_gemm_last_result M=%u K=%u N=%u: %ld wrong", m, k, n, bad);
+	int32_t v;
+	CHECK_EQ_INT(npu_gemm_last_result(ctx, m, 0, &v, &err), RB_E_INVALID);
+	CHECK_EQ_INT(npu_gemm_last_result(ctx, 0, n, &v, &err), RB_E_INVALID);
+	for (uint32_t s = 0; s < n_seg; s++)
+		free(part[s]);
+	npu_gemm_weights_destroy(w);
+	free(a);
+	free(b);
+	free(acc);
+	free(y);
+	free(rs);
+	free(rs2);
+	free(cs);
+}
+
+static void test_output_stage(void)
+{
+	npu_device *devs[3];
+	const unsigned ndev = open_devs(3, devs);
+	npu_gemm_ctx *ctx = NULL;
+	rb_err err = { 0 };
+	REQUIRE(npu_gemm_ctx_create(devs, ndev, &ctx, &err) == 0);
+	rb_threadpool *tp = rb_threadpool_create(2);
+	REQUIRE(tp);
+	npu_gemm_ctx_set_threadpool(ctx, tp);
+	const bool quick = rb_test_quick();
+	/* Odd edges: every segment boundary inside an atom; two K slices. */
+	static const uint32_t odd[] = { 5, 33, 2, 30 };
+	check_output_stage(ctx, 37, 4100, 70, odd, 4, 60);
+	static const uint32_t one[] = { 97 };
+	check_output_stage(ctx, 9, 300, 97, one, 1, 61);
+	/* q | k | v of Qwen2.5-1.5B as one weight (v dropped: see above). */
+	static const uint32_t qkv[] = { 1536, 256, 256 };
+	check_output_stage(ctx, quick ? 8 : 64, 1536, 2048, qkv, 3, 62);
+	if (!quick) {
+		static const uint32_t down[] = { 1000, 536 };
+		check_output_stage(ctx, 130, 8960, 1536, down, 2, 63); /* 3 K slices, 2 M tiles */
+	}
+
+	/* Inconsistent output stages. */
+	int8_t b[64 * 32] = { 0 }, a[4 * 64] = { 0 };
+	float c[4 * 32], scale[32] = { 0 };
+	npu_gemm_weights *w = NULL;
+	REQUIRE(npu_gemm_weights_create(ctx, NPU_GEMM_I8_I32, 32, 64, b, 64, &w, &err) == 0);
+	npu_gemm_segment seg[2] = { { .n = 16, .c = c, .ldc = 32 }, { .n = 15, .c = c + 16, .ldc = 32 } };
+	npu_gemm_output out = { .seg = seg, .n_seg = 2, .row_scale = scale, .col_scale = scale };
+	CHECK_EQ_INT(npu_gemm_run_out(ctx, w, 4, a, 64, &out, &err), RB_E_INVALID);
+	CHECK(strstr(err.msg, "31 columns") != NULL);
+	seg[1].n = 16;
+	seg[1].ldc = 15;
+	CHECK_EQ_INT(npu_gemm_run_out(ctx, w, 4, a, 64, &out, &err), RB_E_INVALID);
+	CHECK(strstr(err.msg, "stride") != NULL);
+	seg[1].ldc = 32;
+	out.col_scale = NULL;
+	CHECK_EQ_INT(npu_gemm_run_out(ctx, w, 4, a, 64, &out, &err), RB_E_INVALID);
+	out.row_scale = NULL;
+	out.accumulate = true;
+	CHECK_EQ_INT(npu_gemm_run_out(ctx, w, 4, a, 64, &out, &err), RB_E_INVALID);
+	out.n_seg = 0;
+	CHECK_EQ_INT(npu_gemm_run_out(ctx, w, 4, a, 64, &out, &err), RB_E_INVALID);
+	out = (npu_gemm_output){ .seg = seg, .n_seg = 2, .row_scale = scale, .col_scale = scale };
+	CHECK_EQ_INT(npu_gemm_run_out(ctx, w, 4, a, 64, &out, &err), 0);
+	npu_gemm_weights_destroy(w);
+	rb_f16 hb[64 * 16] = { 0 }, ha[4 * 64] = { 0 };
+	REQUIRE(npu_gemm_weights_create(ctx, NPU_GEMM_F16_F32, 16, 64, hb, 64, &w, &err) == 0);
+	seg[0].n = 16;
+	out.n_seg = 1;
+	CHECK_EQ_INT(npu_gemm_run_out(ctx, w, 4, ha, 64, &out, &err), RB_E_INVALID);
+	CHECK(strstr(err.msg, "i8i32") != NULL);
+	npu_gemm_weights_destroy(w);
+	npu_gemm_ctx_destroy(ctx);
+	rb_threadpool_destroy(tp);
+	close_devs(ndev, devs);
+}
+
 int main(int argc, char **argv)
 {
 	use_open = argc > 1 && strcmp(argv[1], "open") == 0;
 	test_shapes();
 	test_one_context();
 	test_unaligned();
+	test_output_stage();
 	test_bad_input();
 	return rb_test_finish();
 }

@@ -14,8 +14,6 @@
 /* Entries are stored in host order; the NPU reads little-endian words. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "regcmd buffers assume a little-endian host");
 
-static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
-
 void gemm_emit_task(npu_rc_builder *b, const npu_gemm_plan *p, const gemm_task *t, uint32_t a_iova,
 		    uint32_t w_iova, uint32_t c_iova)
 {

@@ -11,6 +11,9 @@
 #include "npu/npu_gemm.h"
 #include "npu/npu_regcmd.h"
 
+static inline uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+static inline uint32_t align_up(uint32_t a, uint32_t b) { return div_up(a, b) * b; }
+
 /* Entries of one task's regcmd segment: MTX's 104-entry body + 4-entry tail. */
 #define GEMM_TASK_ENTRIES 108u
 /* Silicon-tested limits we stay inside (MTX tests/matmul_*.c;
@@ -98,12 +101,25 @@ void gemm_pack_weights(const gemm_layout *l, uint32_t core, const void *b, size_
 void gemm_pack_a(const npu_gemm_plan *p, const void *a, size_t lda, void *dst);
 void gemm_pack_a_rows(const npu_gemm_plan *p, const void *a, size_t lda, void *dst,
 		      uint32_t row_begin, uint32_t row_end);
-/* Read a core's task outputs from `src` (its C buffer) into C (m x n, ldc),
- * adding the K-slice partial sums. */
-void gemm_unpack_c(const npu_gemm_plan *p, uint32_t core, const void *src, void *c, size_t ldc);
-/* The same in independent pieces (disjoint parts of C) for threads. */
+
+/* Unpacking C (gemm_unpack.c). A core's results come in groups: the
+ * k_slices tasks sharing a row tile and a column chunk, whose partial sums
+ * are added. Rows of a group are independent, so threads take pieces
+ * (group, rows [r0, r1) of its tile) that write disjoint parts of C. */
 uint32_t gemm_unpack_groups(const npu_gemm_plan *p, uint32_t core);
-void gemm_unpack_group(const npu_gemm_plan *p, uint32_t core, uint32_t group, const void *src,
-		       void *c, size_t ldc);
+/* Real rows (below M) of group g's tile. */
+uint32_t gemm_unpack_group_rows(const npu_gemm_plan *p, uint32_t core, uint32_t group);
+/* Rows [r0, r1) of group g from `src` (the core's C buffer) through the
+ * output stage `out` (checked by the caller: gemm_output_check). */
+void gemm_unpack_rows(const npu_gemm_plan *p, uint32_t core, uint32_t group, uint32_t r0,
+		      uint32_t r1, const void *src, const npu_gemm_output *out);
+/* All of a core's results into C (m x n, row stride ldc, the output type). */
+void gemm_unpack_c(const npu_gemm_plan *p, uint32_t core, const void *src, void *c, size_t ldc);
+/* The result at (row, col) of C summed over its K slices, in the output
+ * type (for F16_F16 with K slices: the fp32 sum converted once). */
+void gemm_result_at(const npu_gemm_plan *p, const void *const *core_src, uint32_t row,
+		    uint32_t col, void *out);
+/* RB_OK, or RB_E_INVALID naming what is wrong with `out` for plan p. */
+int gemm_output_check(const npu_gemm_plan *p, const npu_gemm_output *out, rb_err *err);
 
 #endif

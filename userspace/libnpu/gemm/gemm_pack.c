@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* CPU-side data layouts of the GEMM (docs/npu-programming.md#data-layouts;
- * MTX's feature_data() / weight_int8() / weight_fp16() and its output reads):
+/* CPU-side data layouts of the GEMM, packing A and B (docs/npu-programming.md#data-layouts;
+ * MTX's feature_data() / weight_int8() / weight_fp16(); unpacking C: gemm_unpack.c):
  *   A tile (rows r of m, channel k):  ((k / C2) * m + r) * C2 + k % C2 elements,
  *                                     C2 = 16 int8 / 8 fp16
  *   B block (kernel n of N, channel k): (n / G) * G * K + (k / 32) * G * 32
@@ -11,8 +11,6 @@
 #include "gemm_internal.h"
 
 #include <string.h>
-
-#include "rosenblatt/fp16.h"
 
 /* One (slice, chunk) block: kernels [n0, n0 + n) x channels [k0, k0 + k). */
 static void pack_block(const gemm_layout *l, const void *b, size_t ldb, uint32_t n0, uint32_t n,
@@ -75,77 +73,4 @@ void gemm_pack_a_rows(const npu_gemm_plan *p, const void *a, size_t lda, void *d
 void gemm_pack_a(const npu_gemm_plan *p, const void *a, size_t lda, void *dst)
 {
 	gemm_pack_a_rows(p, a, lda, dst, 0, p->m_pad);
-}
-
-static float load_out_f(const npu_gemm_plan *p, const uint8_t *cube, size_t idx)
-{
-	if (p->out_prec == NPU_PREC_FP16) {
-		rb_f16 h;
-		memcpy(&h, cube + idx * 2, 2);
-		return rb_f16_to_f32(h);
-	}
-	float f;
-	memcpy(&f, cube + idx * 4, 4);
-	return f;
-}
-
-uint32_t gemm_unpack_groups(const npu_gemm_plan *p, uint32_t core)
-{
-	return p->core[core].count / p->layout.k_slices;
-}
-
-/* Group g of a core = the k_slices consecutive tasks sharing (tile, chunk);
- * the loops walk each task cube in memory order (surface, row): the reads
- * are sequential, and the rows' destination lines (one per row) stay in
- * cache while consecutive surfaces fill them (about 2x faster, as a ratio on
- * the build host, than 8-row blocks, whose surface-strided reads alias in
- * the cache). Groups write disjoint parts of C. */
-void gemm_unpack_group(const npu_gemm_plan *p, uint32_t core, uint32_t g, const void *src, void *c,
-		       size_t ldc)
-{
-	const gemm_layout *l = &p->layout;
-	const uint32_t ks = l->k_slices;
-	const uint32_t c2 = NPU_ATOM_BYTES / p->out_bpe;
-	const uint8_t *base = src;
-	const gemm_task *t = &p->tasks[p->core[core].first + g * ks];
-	const uint32_t rows = t->m0 + t->m <= p->m ? t->m : p->m - t->m0;
-	const uint32_t cols = t->n0 + t->n <= l->n ? t->n : l->n - t->n0;
-	for (uint32_t s0 = 0; s0 < cols; s0 += c2) {
-		const uint32_t jn = cols - s0 < c2 ? cols - s0 : c2;
-		for (uint32_t r = 0; r < rows; r++) {
-			const size_t idx = ((size_t)(s0 / c2) * t->m + r) * c2;
-			const size_t out = (size_t)(t->m0 + r) * ldc + t->n0 + s0;
-			if (l->type == NPU_GEMM_I8_I32) {
-				/* int32 partials: exact modulo 2^32 */
-				uint32_t acc[4] = { 0, 0, 0, 0 };
-				for (uint32_t sl = 0; sl < ks; sl++) {
-					uint32_t v[4];
-					memcpy(v, base + t[sl].c_off + idx * 4, sizeof(v));
-					for (uint32_t j = 0; j < 4; j++)
-						acc[j] += v[j];
-				}
-				memcpy((uint8_t *)c + out * sizeof(int32_t), acc, jn * sizeof(int32_t));
-			} else {
-				float acc[8] = { 0 }; /* fp32 partials summed in slice order */
-				for (uint32_t sl = 0; sl < ks; sl++)
-					for (uint32_t j = 0; j < jn; j++)
-						acc[j] += load_out_f(p, base + t[sl].c_off, idx + j);
-				if (l->type == NPU_GEMM_F16_F16) {
-					/* C may be unaligned: byte copies, like A and B */
-					rb_f16 h[8];
-					for (uint32_t j = 0; j < jn; j++)
-						h[j] = rb_f32_to_f16(acc[j]);
-					memcpy((uint8_t *)c + out * sizeof(rb_f16), h, jn * sizeof(rb_f16));
-				} else {
-					memcpy((uint8_t *)c + out * sizeof(float), acc, jn * sizeof(float));
-				}
-			}
-		}
-	}
-}
-
-void gemm_unpack_c(const npu_gemm_plan *p, uint32_t core, const void *src, void *c, size_t ldc)
-{
-	for (uint32_t g = 0; g < gemm_unpack_groups(p, core); g++)
-		gemm_unpack_group(p, core, g, src, c, ldc);
 }

@@ -19,9 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
-static uint32_t align_up(uint32_t a, uint32_t b) { return div_up(a, b) * b; }
-
 const char *npu_gemm_type_name(npu_gemm_type t)
 {
 	switch (t) {

@@ -19,6 +19,7 @@ struct npu_gemm_ctx {
 		npu_bo a, c, rc;
 	} scratch[NPU_GEMM_MAX_CORES];
 	npu_gemm_plan *last;
+	bool last_ok;          /* the last run succeeded: its C buffers hold its results */
 	int64_t timeout_ns;
 	rb_threadpool *tp; /* optional, not owned */
 	npu_gemm_timing timing; /* of the last run */
@@ -84,8 +85,7 @@ typedef struct cpu_job {
 	const npu_gemm_plan *p;
 	const void *a;
 	size_t lda;
-	void *c;
-	size_t ldc;
+	const npu_gemm_output *out;
 } cpu_job;
 
 static void pack_worker(void *arg, int ith, int nth)
@@ -110,19 +110,34 @@ static void copy_worker(void *arg, int ith, int nth)
 		       hi - lo);
 }
 
+/* Rows of a group one unpack piece takes: pieces that threads share out
+ * evenly even when M is small (64 rows of 3 groups: 12 pieces). */
+#define UNPACK_PIECE_ROWS 16u
+
+static uint32_t group_pieces(const npu_gemm_plan *p, uint32_t core, uint32_t g)
+{
+	return div_up(gemm_unpack_group_rows(p, core, g), UNPACK_PIECE_ROWS);
+}
+
 static void unpack_worker(void *arg, int ith, int nth)
 {
 	const cpu_job *j = arg;
+	const npu_gemm_plan *p = j->p;
 	long total = 0;
-	for (uint32_t i = 0; i < j->p->layout.cores; i++)
-		total += gemm_unpack_groups(j->p, i);
-	long begin, end;
+	for (uint32_t i = 0; i < p->layout.cores; i++)
+		for (uint32_t g = 0; g < gemm_unpack_groups(p, i); g++)
+			total += group_pieces(p, i, g);
+	long begin, end, piece = 0;
 	rb_split_range(total, ith, nth, &begin, &end);
-	long g = 0;
-	for (uint32_t i = 0; i < j->p->layout.cores; i++)
-		for (uint32_t k = 0; k < gemm_unpack_groups(j->p, i); k++, g++)
-			if (g >= begin && g < end)
-				gemm_unpack_group(j->p, i, k, j->ctx->scratch[i].c.map, j->c, j->ldc);
+	for (uint32_t i = 0; i < p->layout.cores && piece < end; i++)
+		for (uint32_t g = 0; g < gemm_unpack_groups(p, i) && piece < end; g++) {
+			const uint32_t n = group_pieces(p, i, g);
+			for (uint32_t k = 0; k < n; k++, piece++)
+				if (piece >= begin && piece < end)
+					gemm_unpack_rows(p, i, g, k * UNPACK_PIECE_ROWS,
+							 (k + 1) * UNPACK_PIECE_ROWS,
+							 j->ctx->scratch[i].c.map, j->out);
+		}
 }
 
 static int device_fail(rb_err *err, npu_device *dev, uint32_t core, const char *what, int ret)
@@ -277,28 +292,34 @@ static int submit_core(npu_gemm_ctx *ctx, const npu_gemm_weights *w, const npu_g
 }
 
 static int check_args(const npu_gemm_ctx *ctx, const npu_gemm_weights *w, const void *a,
-		      size_t lda, const void *c, size_t ldc, rb_err *err)
+		      size_t lda, rb_err *err)
 {
-	if (!ctx || !w || !a || !c)
+	if (!ctx || !w || !a)
 		return rb_err_set(err, RB_E_INVALID, "npu_gemm_run: NULL argument");
 	if (w->ctx != ctx)
 		return rb_err_set(err, RB_E_INVALID, "npu_gemm_run: weights belong to another context");
-	if (lda < w->layout.k || ldc < w->layout.n)
-		return rb_err_set(err, RB_E_INVALID, "npu_gemm_run: strides lda %zu < K %u or ldc %zu "
-				  "< N %u", lda, w->layout.k, ldc, w->layout.n);
+	if (lda < w->layout.k)
+		return rb_err_set(err, RB_E_INVALID, "npu_gemm_run: stride lda %zu < K %u", lda,
+				  w->layout.k);
 	return 0;
 }
 
-int npu_gemm_run(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const void *a,
-		 size_t lda, void *c, size_t ldc, rb_err *err)
+int npu_gemm_run_out(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const void *a,
+		     size_t lda, const npu_gemm_output *out, rb_err *err)
 {
-	int ret = check_args(ctx, w, a, lda, c, ldc, err);
+	int ret = check_args(ctx, w, a, lda, err);
 	if (ret)
 		return ret;
 	npu_gemm_plan *p = NULL;
 	ret = gemm_plan_from_layout(&w->layout, m, NULL, &p, err);
 	if (ret)
 		return ret;
+	ret = gemm_output_check(p, out, err);
+	if (ret) {
+		npu_gemm_plan_destroy(p);
+		return ret;
+	}
+	ctx->last_ok = false;
 	const uint32_t cores = w->layout.cores;
 	uint32_t most = 0;
 	for (uint32_t i = 0; i < cores; i++) {
@@ -310,7 +331,7 @@ int npu_gemm_run(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const
 	if (!ret && !tasks)
 		ret = rb_err_set(err, RB_E_NOMEM, "npu_gemm: out of memory");
 	uint32_t submitted = 0;
-	cpu_job job = { ctx, p, a, lda, c, ldc };
+	cpu_job job = { ctx, p, a, lda, out };
 	npu_gemm_timing *tm = &ctx->timing;
 	double t = seconds_now(), t1;
 	memset(tm, 0, sizeof(*tm));
@@ -344,9 +365,35 @@ int npu_gemm_run(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const
 	if (!ret) {
 		rb_threadpool_run(ctx->tp, unpack_worker, &job);
 		tm->unpack = seconds_now() - t;
+		ctx->last_ok = true;
 	}
 	free(tasks);
 	npu_gemm_plan_destroy(ctx->last);
 	ctx->last = p;
 	return ret;
+}
+
+int npu_gemm_run(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const void *a,
+		 size_t lda, void *c, size_t ldc, rb_err *err)
+{
+	if (!c || (w && ldc < w->layout.n))
+		return rb_err_set(err, RB_E_INVALID, "npu_gemm_run: %s", c ? "stride ldc < N"
+									  : "NULL C");
+	const npu_gemm_segment seg = { .n = w ? w->layout.n : 0, .c = c, .ldc = ldc };
+	const npu_gemm_output out = { .seg = &seg, .n_seg = 1 };
+	return npu_gemm_run_out(ctx, w, m, a, lda, &out, err);
+}
+
+int npu_gemm_last_result(const npu_gemm_ctx *ctx, uint32_t row, uint32_t col, void *out,
+			 rb_err *err)
+{
+	const npu_gemm_plan *p = ctx->last;
+	if (!p || !ctx->last_ok || row >= p->m || col >= p->layout.n)
+		return rb_err_set(err, RB_E_INVALID, "npu_gemm_last_result: (%u, %u) is not a result "
+				  "of the last successful call", row, col);
+	const void *src[NPU_GEMM_MAX_CORES];
+	for (uint32_t i = 0; i < p->layout.cores; i++)
+		src[i] = ctx->scratch[i].c.map;
+	gemm_result_at(p, src, row, col, out);
+	return RB_OK;
 }

@@ -30,15 +30,6 @@ static void quantize_scalar(const float *x, int64_t n, float inv, int8_t *q)
 	}
 }
 
-static void scale_i32_scalar(float *y, int64_t n, float sx, const float *sw)
-{
-	for (int64_t i = 0; i < n; i++) {
-		int32_t acc;
-		memcpy(&acc, &y[i], sizeof(acc));
-		y[i] = (float)acc * (sx * sw[i]);
-	}
-}
-
 static void residual_scalar(const float *x, int64_t n, float d, const int8_t *q, float *r)
 {
 	for (int64_t i = 0; i < n; i++) {
@@ -47,24 +38,11 @@ static void residual_scalar(const float *x, int64_t n, float d, const int8_t *q,
 	}
 }
 
-static void scale2_i32_scalar(float *y, const int32_t *acc2, int64_t n, float sx, float sr,
-			      const float *sw)
-{
-	for (int64_t i = 0; i < n; i++) {
-		int32_t acc;
-		memcpy(&acc, &y[i], sizeof(acc));
-		const float a = (float)acc * (sx * sw[i]), b = (float)acc2[i] * (sr * sw[i]);
-		y[i] = a + b;
-	}
-}
-
 const npu_act_kernels npu_act_scalar = {
 	.name = "scalar",
 	.absmax = absmax_scalar,
 	.quantize = quantize_scalar,
-	.scale_i32 = scale_i32_scalar,
 	.residual = residual_scalar,
-	.scale2_i32 = scale2_i32_scalar,
 };
 
 const npu_act_kernels *npu_act_best(void)

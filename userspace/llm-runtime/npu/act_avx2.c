@@ -57,22 +57,6 @@ static void quantize_avx2(const float *x, int64_t n, float inv, int8_t *q)
 	}
 }
 
-static void scale_i32_avx2(float *y, int64_t n, float sx, const float *sw)
-{
-	const __m256 vsx = _mm256_set1_ps(sx);
-	int64_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		const __m256 acc = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(y + i)));
-		const __m256 s = _mm256_mul_ps(vsx, _mm256_loadu_ps(sw + i));
-		_mm256_storeu_ps(y + i, _mm256_mul_ps(acc, s));
-	}
-	for (; i < n; i++) {
-		int32_t acc;
-		memcpy(&acc, &y[i], sizeof(acc));
-		y[i] = (float)acc * (sx * sw[i]);
-	}
-}
-
 static void residual_avx2(const float *x, int64_t n, float d, const int8_t *q, float *r)
 {
 	const __m256 vd = _mm256_set1_ps(d);
@@ -88,34 +72,9 @@ static void residual_avx2(const float *x, int64_t n, float d, const int8_t *q, f
 	}
 }
 
-static void scale2_i32_avx2(float *y, const int32_t *acc2, int64_t n, float sx, float sr,
-			    const float *sw)
-{
-	const __m256 vsx = _mm256_set1_ps(sx), vsr = _mm256_set1_ps(sr);
-	int64_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		const __m256 w = _mm256_loadu_ps(sw + i);
-		const __m256 a = _mm256_mul_ps(
-			_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(y + i))),
-			_mm256_mul_ps(vsx, w));
-		const __m256 b = _mm256_mul_ps(
-			_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc2 + i))),
-			_mm256_mul_ps(vsr, w));
-		_mm256_storeu_ps(y + i, _mm256_add_ps(a, b));
-	}
-	for (; i < n; i++) {
-		int32_t acc;
-		memcpy(&acc, &y[i], sizeof(acc));
-		const float a = (float)acc * (sx * sw[i]), b = (float)acc2[i] * (sr * sw[i]);
-		y[i] = a + b;
-	}
-}
-
 const npu_act_kernels npu_act_avx2 = {
 	.name = "avx2",
 	.absmax = absmax_avx2,
 	.quantize = quantize_avx2,
-	.scale_i32 = scale_i32_avx2,
 	.residual = residual_avx2,
-	.scale2_i32 = scale2_i32_avx2,
 };

@@ -51,21 +51,6 @@ static void quantize_neon(const float *x, int64_t n, float inv, int8_t *q)
 	}
 }
 
-static void scale_i32_neon(float *y, int64_t n, float sx, const float *sw)
-{
-	int64_t i = 0;
-	for (; i + 4 <= n; i += 4) {
-		const float32x4_t acc = vcvtq_f32_s32(vld1q_s32((const int32_t *)(y + i)));
-		const float32x4_t s = vmulq_n_f32(vld1q_f32(sw + i), sx);
-		vst1q_f32(y + i, vmulq_f32(acc, s));
-	}
-	for (; i < n; i++) {
-		int32_t acc;
-		memcpy(&acc, &y[i], sizeof(acc));
-		y[i] = (float)acc * (sx * sw[i]);
-	}
-}
-
 static void residual_neon(const float *x, int64_t n, float d, const int8_t *q, float *r)
 {
 	int64_t i = 0;
@@ -83,30 +68,9 @@ static void residual_neon(const float *x, int64_t n, float d, const int8_t *q, f
 	}
 }
 
-static void scale2_i32_neon(float *y, const int32_t *acc2, int64_t n, float sx, float sr,
-			    const float *sw)
-{
-	int64_t i = 0;
-	for (; i + 4 <= n; i += 4) {
-		const float32x4_t w = vld1q_f32(sw + i);
-		const float32x4_t a = vmulq_f32(vcvtq_f32_s32(vld1q_s32((const int32_t *)(y + i))),
-						vmulq_n_f32(w, sx));
-		const float32x4_t b = vmulq_f32(vcvtq_f32_s32(vld1q_s32(acc2 + i)), vmulq_n_f32(w, sr));
-		vst1q_f32(y + i, vaddq_f32(a, b));
-	}
-	for (; i < n; i++) {
-		int32_t acc;
-		memcpy(&acc, &y[i], sizeof(acc));
-		const float a = (float)acc * (sx * sw[i]), b = (float)acc2[i] * (sr * sw[i]);
-		y[i] = a + b;
-	}
-}
-
 const npu_act_kernels npu_act_neon = {
 	.name = "neon",
 	.absmax = absmax_neon,
 	.quantize = quantize_neon,
-	.scale_i32 = scale_i32_neon,
 	.residual = residual_neon,
-	.scale2_i32 = scale2_i32_neon,
 };

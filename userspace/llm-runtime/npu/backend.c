@@ -149,7 +149,6 @@ void rb_npu_backend_destroy(rb_matmul_backend *b)
 	free(nb->act);
 	free(nb->act_scale);
 	free(nb->res_rows);
-	free(nb->acc2);
 	free(nb->vrow);
 	free(nb->vrow_q);
 	pthread_mutex_destroy(&nb->lock);
@@ -249,16 +248,19 @@ void rb_npu_backend_print_stats(const rb_matmul_backend *b, FILE *f)
 		(double)s.npu_macs * 1e-9, (unsigned long long)s.small_calls,
 		(unsigned long long)s.fallback_calls, (unsigned long long)s.npu_errors,
 		(unsigned long long)s.verify_failures, (unsigned long long)s.range_fallbacks);
-	const double npu_side = s.t_quantize + s.t_gemm + s.t_dequantize + s.t_verify;
+	const double npu_side = s.t_quantize + s.t_gemm + s.t_verify;
 	fprintf(f, "npu: time in NPU calls %.3f s: quantize %.3f s (%.0f%%), npu_gemm_run %.3f s "
-		"(%.0f%%%s), scale %.3f s (%.0f%%), spot checks %.3f s (%.0f%%, %llu outputs); "
-		"fallback %.3f s\n", npu_side, s.t_quantize, pct(s.t_quantize, npu_side), s.t_gemm,
-		pct(s.t_gemm, npu_side), s.sim ? ", incl. simulating the NPU" : "", s.t_dequantize,
-		pct(s.t_dequantize, npu_side), s.t_verify, pct(s.t_verify, npu_side),
-		(unsigned long long)s.verified_outputs, s.t_fallback);
+		"(%.0f%%%s), spot checks %.3f s (%.0f%%, %llu outputs); fallback %.3f s\n",
+		npu_side, s.t_quantize, pct(s.t_quantize, npu_side), s.t_gemm,
+		pct(s.t_gemm, npu_side), s.sim ? ", incl. simulating the NPU" : "", s.t_verify,
+		pct(s.t_verify, npu_side), (unsigned long long)s.verified_outputs, s.t_fallback);
 	fprintf(f, "npu: npu_gemm_run %.3f s: pack A %.3f s, submit %.3f s, wait for the %s %.3f s, "
-		"unpack C %.3f s\n", s.t_gemm, s.t_pack, s.t_submit,
+		"unpack C (int8: and scale) %.3f s\n", s.t_gemm, s.t_pack, s.t_submit,
 		s.sim ? "simulator (host time, not NPU time)" : "device", s.t_wait, s.t_unpack);
+	const double cpu_side = s.t_quantize + s.t_pack + s.t_submit + s.t_unpack + s.t_verify;
+	if (s.npu_calls)
+		fprintf(f, "npu: CPU side of the NPU calls %.3f s (%.1f us per call): quantize + pack "
+			"+ submit + unpack + spot checks\n", cpu_side, cpu_side * 1e6 / (double)s.npu_calls);
 	if (s.plan_clock_hz > 0)
 		fprintf(f, "npu: cycle model of the plans run: %.3f Mcycles = %.3f s at %.0f MHz "
 			"(busiest context per call)\n", (double)s.plan_cycles * 1e-6,

@@ -4,15 +4,15 @@
  *
  * An NPU call (int8), for m tokens of K inputs and N outputs:
  *   1. per token t: d_x[t] = max_k |x[t][k]| / 127, a[t][k] = round(x / d_x)
- *   2. npu_gemm_run: acc[t][o] = sum_k a[t][k] q[o][k], exact int32, written
- *      straight into y (same size as the floats it becomes)
- *   3. spot checks of acc (verify.c)
- *   4. y[t][o] = (float)acc[t][o] * (d_x[t] * d_w[o]), in place
+ *   2. npu_gemm_run_out: acc[t][o] = sum_k a[t][k] q[o][k], exact int32 on
+ *      the NPU, and libnpu's output stage writes y once while unpacking:
+ *      y[t][o] = (float)acc[t][o] * (d_x[t] * d_w[o])
+ *   3. spot checks (verify.c) of acc as the NPU left it and of y
  * act_residual adds, per token, the residual r = x - d_x a quantized the
- * same way (d_r, a_r), a second npu_gemm_run into acc2 (scratch), and 4
- * becomes y = (float)acc * (d_x d_w) + (float)acc2 * (d_r d_w).
+ * same way (d_r, a_r) and a second pass whose output stage adds
+ * (float)acc_r * (d_r d_w) to y.
  * fp16 replaces 1 by a conversion to fp16 and npu_gemm_run writes the f32
- * results; 4 disappears. */
+ * results. */
 #include <float.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -47,9 +47,8 @@ static int grow(void **buf, size_t *have, size_t need, rb_err *err)
 }
 
 /* Scratch for m tokens: activations (and scales) of every pass, and with
- * act_residual a residual row per thread and the second pass's sums. */
-static int grow_scratch(npu_backend *nb, int64_t m, int64_t K, int64_t N, int passes,
-			rb_err *err)
+ * act_residual a residual row per thread. */
+static int grow_scratch(npu_backend *nb, int64_t m, int64_t K, int passes, rb_err *err)
 {
 	const size_t bpe = nb->p.format == RB_NPU_WEIGHTS_INT8 ? 1 : sizeof(rb_f16);
 	const size_t mk = (size_t)m * (size_t)K;
@@ -61,9 +60,6 @@ static int grow_scratch(npu_backend *nb, int64_t m, int64_t K, int64_t N, int pa
 		const int nth = rb_threadpool_size(nb->p.tp) > 0 ? rb_threadpool_size(nb->p.tp) : 1;
 		rc = grow((void **)&nb->res_rows, &nb->res_rows_bytes,
 			  (size_t)nth * (size_t)K * sizeof(float), err);
-		if (rc == RB_OK)
-			rc = grow((void **)&nb->acc2, &nb->acc2_bytes,
-				  (size_t)m * (size_t)N * sizeof(int32_t), err);
 	}
 	return rc;
 }
@@ -110,45 +106,24 @@ static void quant_task(void *arg, int ith, int nth)
 	}
 }
 
-typedef struct scale_job {
-	const npu_act_kernels *k;
-	float *y;
-	int64_t ldy, m, N;
-	const float *sx, *sr, *sw; /* sr: residual scales, or NULL */
-	const int32_t *acc2;       /* residual sums (m x N), or NULL */
-} scale_job;
-
-static void scale_task(void *arg, int ith, int nth)
-{
-	const scale_job *j = arg;
-	long t0, t1;
-	rb_split_range((long)j->m, ith, nth, &t0, &t1);
-	for (long t = t0; t < t1; t++) {
-		if (j->acc2)
-			j->k->scale2_i32(j->y + t * j->ldy, j->acc2 + t * j->N, j->N, j->sx[t],
-					 j->sr[t], j->sw);
-		else
-			j->k->scale_i32(j->y + t * j->ldy, j->N, j->sx[t], j->sw);
-	}
-}
-
 /* Small pieces of work: the caller alone beats waking the pool. */
 static rb_threadpool *pool_for(const npu_backend *nb, int64_t elements)
 {
 	return elements >= 32768 ? nb->p.tp : NULL;
 }
 
-/* One npu_gemm_run of activations `act` into `out` (row stride ldo), timed,
+/* One npu_gemm_run_out of activations `act` with output stage `out`, timed,
  * then its spot checks. */
 static enum npu_outcome gemm_pass(npu_backend *nb, const rb_weight *w, const npu_weight *nw,
-				  int64_t m, const void *act, void *out, int64_t ldo, rb_err *err)
+				  int64_t m, const void *act, const npu_gemm_output *out,
+				  rb_err *err)
 {
 	const int64_t K = w->n_in, N = w->n_out;
 	double t = npu_now();
 	/* libnpu's CPU side (pack A, copy it per context, unpack C) is m (K + N)
 	 * elements: below the threshold, waking the pool costs more than it saves. */
 	npu_gemm_ctx_set_threadpool(nb->gctx, pool_for(nb, m * (K + N)));
-	int rc = npu_gemm_run(nb->gctx, nw->gw, (uint32_t)m, act, (size_t)K, out, (size_t)ldo, err);
+	int rc = npu_gemm_run_out(nb->gctx, nw->gw, (uint32_t)m, act, (size_t)K, out, err);
 	nb->st.t_gemm += npu_now() - t;
 	npu_gemm_timing tm;
 	npu_gemm_ctx_last_timing(nb->gctx, &tm);
@@ -164,7 +139,7 @@ static enum npu_outcome gemm_pass(npu_backend *nb, const rb_weight *w, const npu
 	nb->st.plan_clock_hz = ps.clock_hz;
 	if (nb->p.verify) {
 		t = npu_now();
-		rc = npu_verify(nb, w, nw, m, act, out, ldo, err);
+		rc = npu_verify(nb, w, nw, m, act, out, err);
 		nb->st.t_verify += npu_now() - t;
 		if (rc != RB_OK)
 			return NPU_FAIL_VERIFY;
@@ -179,7 +154,7 @@ static enum npu_outcome npu_rows(npu_backend *nb, const rb_weight *w, const npu_
 	const bool int8 = nb->p.format == RB_NPU_WEIGHTS_INT8;
 	const int passes = int8 && nb->p.act_residual ? 2 : 1;
 	const int64_t K = w->n_in, N = w->n_out;
-	if (grow_scratch(nb, m, K, N, passes, err) != RB_OK)
+	if (grow_scratch(nb, m, K, passes, err) != RB_OK)
 		return NPU_FAIL_DEVICE;
 
 	double t = npu_now();
@@ -203,23 +178,20 @@ static enum npu_outcome npu_rows(npu_backend *nb, const rb_weight *w, const npu_
 		return NPU_FAIL_RANGE;
 	}
 
-	/* int8: int32 sums straight into y (same size as the floats they become) */
-	enum npu_outcome o = gemm_pass(nb, w, nw, m, nb->act, y, ldy, err);
-	if (o == NPU_DONE && passes > 1)
-		o = gemm_pass(nb, w, nw, m, q.q2, nb->acc2, N, err);
-	if (o != NPU_DONE || !int8)
-		return o;
-
-	t = npu_now();
-	scale_job s = {.k = nb->k, .y = y, .ldy = ldy, .m = m, .N = N, .sx = nb->act_scale,
-		       .sw = nw->scale};
-	if (passes > 1) {
-		s.sr = nb->act_scale + m;
-		s.acc2 = nb->acc2;
+	/* int8: the output stage scales the sums into y (fp16: floats as they are) */
+	const npu_gemm_segment seg = {.n = (uint32_t)N, .c = y, .ldc = (size_t)ldy};
+	npu_gemm_output out = {.seg = &seg, .n_seg = 1};
+	if (int8) {
+		out.row_scale = nb->act_scale;
+		out.col_scale = nw->scale;
 	}
-	rb_threadpool_run(pool_for(nb, m * N), scale_task, &s);
-	nb->st.t_dequantize += npu_now() - t;
-	return NPU_DONE;
+	enum npu_outcome o = gemm_pass(nb, w, nw, m, nb->act, &out, err);
+	if (o == NPU_DONE && passes > 1) {
+		out.row_scale = nb->act_scale + m;
+		out.accumulate = true;
+		o = gemm_pass(nb, w, nw, m, q.q2, &out, err);
+	}
+	return o;
 }
 
 static enum npu_outcome npu_call(npu_backend *nb, const rb_weight *w, const npu_weight *nw,

@@ -31,15 +31,8 @@ typedef struct npu_act_kernels {
 	float (*absmax)(const float *x, int64_t n);
 	/* q[i] = round_half_even(clamp(x[i] * inv, -127, 127)). */
 	void (*quantize)(const float *x, int64_t n, float inv, int8_t *q);
-	/* In place: y holds n int32 sums on entry, on return the floats
-	 * (float)acc[i] * (sx * sw[i]). */
-	void (*scale_i32)(float *y, int64_t n, float sx, const float *sw);
 	/* r[i] = x[i] - d * q[i]: what quantizing x with step d left over. */
 	void (*residual)(const float *x, int64_t n, float d, const int8_t *q, float *r);
-	/* In place, two passes: y holds int32 sums of the values, acc2 those of
-	 * the residuals; y[i] = (float)y[i] * (sx * sw[i]) + (float)acc2[i] * (sr * sw[i]). */
-	void (*scale2_i32)(float *y, const int32_t *acc2, int64_t n, float sx, float sr,
-			   const float *sw);
 } npu_act_kernels;
 
 extern const npu_act_kernels npu_act_scalar;
@@ -83,8 +76,6 @@ typedef struct npu_backend {
 	size_t act_scale_bytes;
 	float *res_rows;         /* act_residual: a K-float row per thread */
 	size_t res_rows_bytes;
-	int32_t *acc2;           /* act_residual: m x N sums of the residual pass */
-	size_t acc2_bytes;
 	float *vrow;             /* K floats: a weight row for the spot check */
 	int8_t *vrow_q;          /* K int8 */
 	size_t vrow_n;
@@ -114,11 +105,12 @@ void npu_backend_release(void *ctx, rb_weight *w);
 int npu_backend_matmul(void *ctx, const rb_weight *w, int64_t n_tokens, const float *x,
 		       int64_t ldx, float *y, int64_t ldy, rb_err *err);
 
-/* verify.c: spot-check the m x N results of the last npu_gemm_run, whose
- * activations were `act` (m x K int8 or fp16) and whose results are in
- * `out` (int32 sums for int8, floats for fp16; row stride ldo elements),
- * against the CPU. RB_OK or RB_E_DEVICE naming the output that disagrees. */
+/* verify.c: spot-check the m x N results of the last npu_gemm_run_out,
+ * whose activations were `act` (m x K int8 or fp16) and whose output stage
+ * was `out`, against the CPU: the NPU's sums (npu_gemm_last_result) and
+ * what the output stage wrote from them. RB_OK or RB_E_DEVICE naming the
+ * output that disagrees. */
 int npu_verify(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_t m,
-	       const void *act, const void *out, int64_t ldo, rb_err *err);
+	       const void *act, const npu_gemm_output *out, rb_err *err);
 
 #endif

@@ -9,14 +9,19 @@
  *  - int8: the weight row is dequantized and requantized with its stored
  *    scale (the recipe is deterministic, so this reproduces the resident
  *    int8 row exactly) and dotted with the quantized activation row: the
- *    int32 sum must be equal, bit for bit;
+ *    int32 sum the NPU left (npu_gemm_last_result) must be equal, bit for
+ *    bit, and the float the output stage wrote into y must be exactly
+ *    (float)sum * (d_x * d_w) (not checked on an accumulating pass, whose
+ *    y also holds the first pass);
  *  - fp16: the dot of the same fp16 operands in double; the NPU's fp32
  *    accumulation may differ by at most K * 2^-23 of sum |a * w| (a
- *    sequential fp32 sum's worst case, doubled), with a floor of 1e-3.
+ *    sequential fp32 sum's worst case, doubled), with a floor of 1e-3; y
+ *    must hold that fp32 result.
  *
  * Cost per call: (cells) x K multiply-adds plus dequantizing as many
  * weight rows, against m x K x N for the call. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,8 +56,26 @@ static int grow_rows(npu_backend *nb, int64_t K, rb_err *err)
 	return RB_OK;
 }
 
+/* Where the output stage put (t, o), or NULL when its segment is dropped. */
+static float *out_at(const npu_gemm_output *out, int64_t t, int64_t o)
+{
+	for (uint32_t s = 0; s < out->n_seg; o -= out->seg[s].n, s++)
+		if (o < out->seg[s].n)
+			return out->seg[s].c ? (float *)out->seg[s].c + t * (int64_t)out->seg[s].ldc + o
+					     : NULL;
+	return NULL;
+}
+
+static int cell_error(rb_err *err, int64_t t, int64_t o, const npu_gemm_task_info *ti,
+		      const char *what)
+{
+	return rb_err_set(err, RB_E_DEVICE, "spot check: output [%lld][%lld] of context %u's task "
+			  "(rows %u..%u, columns %u..%u): %s", (long long)t, (long long)o, ti->core,
+			  ti->m0, ti->m0 + ti->m - 1, ti->n0, ti->n0 + ti->n - 1, what);
+}
+
 static int check_int8(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_t t,
-		      int64_t o, const int8_t *act, const int32_t *out, int64_t ldo,
+		      int64_t o, const int8_t *act, const npu_gemm_output *out,
 		      const npu_gemm_task_info *ti, rb_err *err)
 {
 	const int64_t K = w->n_in;
@@ -62,17 +85,27 @@ static int check_int8(npu_backend *nb, const rb_weight *w, const npu_weight *nw,
 	for (int64_t i = 0; i < K; i++)
 		want += (int32_t)nb->vrow_q[i] * a[i];
 	int32_t got;
-	memcpy(&got, &out[t * ldo + o], sizeof(got));
-	if (got == want)
+	if (npu_gemm_last_result(nb->gctx, (uint32_t)t, (uint32_t)o, &got, err) != 0)
+		return rb_err_wrap(err, "spot check");
+	char what[160];
+	if (got != want) {
+		snprintf(what, sizeof(what), "the NPU's sum is %d, the CPU computes %lld from the "
+			 "same int8 operands", got, (long long)want);
+		return cell_error(err, t, o, ti, what);
+	}
+	const float *y = out_at(out, t, o);
+	if (!y || out->accumulate)
 		return RB_OK;
-	return rb_err_set(err, RB_E_DEVICE, "spot check: output [%lld][%lld] of context %u's task "
-			  "(rows %u..%u, columns %u..%u) is %d, the CPU computes %lld from the "
-			  "same int8 operands", (long long)t, (long long)o, ti->core, ti->m0,
-			  ti->m0 + ti->m - 1, ti->n0, ti->n0 + ti->n - 1, got, (long long)want);
+	const float expect = (float)got * (out->row_scale[t] * out->col_scale[o]);
+	if (!memcmp(y, &expect, sizeof(expect)))
+		return RB_OK;
+	snprintf(what, sizeof(what), "the output stage wrote %.9g for the sum %d, expected %.9g",
+		 (double)*y, got, (double)expect);
+	return cell_error(err, t, o, ti, what);
 }
 
 static int check_fp16(npu_backend *nb, const rb_weight *w, int64_t t, int64_t o,
-		      const rb_f16 *act, const float *out, int64_t ldo, const npu_gemm_task_info *ti,
+		      const rb_f16 *act, const npu_gemm_output *out, const npu_gemm_task_info *ti,
 		      rb_err *err)
 {
 	const int64_t K = w->n_in;
@@ -84,19 +117,26 @@ static int check_fp16(npu_backend *nb, const rb_weight *w, int64_t t, int64_t o,
 		want += p;
 		mag += fabs(p);
 	}
-	const double got = out[t * ldo + o];
+	float got;
+	if (npu_gemm_last_result(nb->gctx, (uint32_t)t, (uint32_t)o, &got, err) != 0)
+		return rb_err_wrap(err, "spot check");
 	const double rel = fmax(1e-3, (double)K * 0x1p-23);
-	if (fabs(got - want) <= rel * mag)
+	char what[160];
+	if (!(fabs(got - want) <= rel * mag)) {
+		snprintf(what, sizeof(what), "the NPU's sum is %g, the CPU computes %g from the same "
+			 "fp16 operands (allowed difference %g)", got, want, rel * mag);
+		return cell_error(err, t, o, ti, what);
+	}
+	const float *y = out_at(out, t, o);
+	if (!y || !memcmp(y, &got, sizeof(got)))
 		return RB_OK;
-	return rb_err_set(err, RB_E_DEVICE, "spot check: output [%lld][%lld] of context %u's task "
-			  "(rows %u..%u, columns %u..%u) is %g, the CPU computes %g from the same "
-			  "fp16 operands (allowed difference %g)", (long long)t, (long long)o,
-			  ti->core, ti->m0, ti->m0 + ti->m - 1, ti->n0, ti->n0 + ti->n - 1, got, want,
-			  rel * mag);
+	snprintf(what, sizeof(what), "the unpacked result is %.9g, the NPU's sum %.9g", (double)*y,
+		 (double)got);
+	return cell_error(err, t, o, ti, what);
 }
 
 int npu_verify(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_t m,
-	       const void *act, const void *out, int64_t ldo, rb_err *err)
+	       const void *act, const npu_gemm_output *out, rb_err *err)
 {
 	const int64_t K = w->n_in, N = w->n_out;
 	int rc = grow_rows(nb, K, err);
@@ -119,8 +159,8 @@ int npu_verify(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_
 		const int64_t o = ti.n0 + (int64_t)(next_random(nb) % (uint64_t)cols);
 		tr->to_float((const uint8_t *)w->data + (size_t)o * row_bytes, nb->vrow, K);
 		rc = nb->p.format == RB_NPU_WEIGHTS_INT8
-			     ? check_int8(nb, w, nw, t, o, act, out, ldo, &ti, err)
-			     : check_fp16(nb, w, t, o, act, out, ldo, &ti, err);
+			     ? check_int8(nb, w, nw, t, o, act, out, &ti, err)
+			     : check_fp16(nb, w, t, o, act, out, &ti, err);
 		if (rc != RB_OK)
 			return rc;
 		nb->st.verified_outputs++;
