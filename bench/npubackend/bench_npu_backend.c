@@ -5,7 +5,8 @@
  *     GGUF weight, next to the GGUF format's own error, as relative RMS
  *     over rows of Gaussian weights (and with 1 % outliers at 8x);
  *  2. the backend's own CPU work in an NPU call for the Qwen2.5-1.5B
- *     shapes: quantizing activations (m x K) with this CPU's kernels, next
+ *     shapes: quantizing activations (m x K) with this CPU's kernels into
+ *     the NPU's input layout (the plan's A buffer), next
  *     to the cpu backend doing the whole matmul (Q4_K) and the cycle
  *     model's NPU time for the plan at 1 GHz and 200 MHz. libnpu's CPU side
  *     (packing A, unpacking C and scaling it to f32) is measured by
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gemm_internal.h"
 #include "npu/npu_gemm.h"
 #include "npu_internal.h"
 #include "rosenblatt/cpu_backend.h"
@@ -70,7 +72,7 @@ static void error_table(int quick)
 				rb_quantize_row(types[ti], w, blk, K);
 				rb_dequantize_row(types[ti], blk, g, K);
 				const float d = npu_q_scale(k->absmax(g, K));
-				k->quantize(g, K, npu_q_inv(d), q);
+				k->quantize(g, K, npu_q_inv(d), q, NPU_Q_ATOM);
 				for (int64_t i = 0; i < K; i++) {
 					const double v = (double)q[i] * d;
 					e_g += ((double)g[i] - w[i]) * ((double)g[i] - w[i]);
@@ -93,8 +95,9 @@ static void error_table(int quick)
 
 typedef struct side_job {
 	const npu_act_kernels *k;
+	const npu_gemm_plan *p; /* the call's plan: where each row of A goes */
 	const float *x;
-	int8_t *q;
+	void *a;                /* A buffer of the plan's context 0 */
 	float *sx;
 	int64_t m, K;
 } side_job;
@@ -107,7 +110,11 @@ static void side_task(void *arg, int ith, int nth)
 	for (long t = t0; t < t1; t++) {
 		const float d = npu_q_scale(j->k->absmax(j->x + t * j->K, j->K));
 		j->sx[t] = d;
-		j->k->quantize(j->x + t * j->K, j->K, npu_q_inv(d), j->q + t * j->K);
+		/* into the NPU's input layout, as the backend does */
+		uint8_t *atom;
+		size_t stride;
+		gemm_a_row(j->p, j->a, (uint32_t)t, &atom, &stride);
+		j->k->quantize(j->x + t * j->K, j->K, npu_q_inv(d), (int8_t *)atom, stride);
 	}
 }
 
@@ -156,12 +163,19 @@ static void side_table(rb_threadpool *tp, const int64_t *ms, int nm, int reps)
 			const int64_t m = ms[mi];
 			float *x = malloc((size_t)(m * K) * sizeof(float));
 			float *y = malloc((size_t)(m * N) * sizeof(float));
-			int8_t *q = malloc((size_t)(m * K));
+			npu_gemm_plan *plan;
+			if (npu_gemm_plan_create(NPU_GEMM_I8_I32, (uint32_t)m, (uint32_t)K, (uint32_t)N,
+						 NULL, &plan, &err)) {
+				fprintf(stderr, "plan: %s\n", err.msg);
+				exit(1);
+			}
+			void *a = calloc(1, plan->core[0].a_bytes);
 			float *sx = malloc((size_t)m * sizeof(float));
 			for (int64_t i = 0; i < m * K; i++)
 				x[i] = gaussian();
-			side_job j = {.k = k, .x = x, .q = q, .sx = sx, .m = m, .K = K};
+			side_job j = {.k = k, .p = plan, .x = x, .a = a, .sx = sx, .m = m, .K = K};
 			const double tq = best_of(reps, tp, &j);
+			npu_gemm_plan_destroy(plan);
 			double tc = 1e30;
 			for (int r = 0; r < reps; r++) {
 				const double t = now();
@@ -189,7 +203,7 @@ static void side_table(rb_threadpool *tp, const int64_t *ms, int nm, int reps)
 			       tc * 1e6, npu[0] * 1e6, npu[1] * 1e6);
 			free(x);
 			free(y);
-			free(q);
+			free(a);
 			free(sx);
 		}
 		rb_weight_unbind(&w);

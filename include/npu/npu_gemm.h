@@ -169,6 +169,40 @@ typedef struct npu_gemm_output {
 int npu_gemm_run_out(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const void *a,
 		     size_t lda, const npu_gemm_output *out, rb_err *err);
 
+/* ------------------------------------------- a call in steps (optional) */
+
+/* npu_gemm_run_out in steps, so that the caller writes A straight into the
+ * NPU's input layout (e.g. quantizing into it) instead of handing over a
+ * row-major A that is then copied:
+ *
+ *     npu_gemm_begin(ctx, w, m, err);          plan m rows, size the buffers
+ *     for every row r < m, on any thread:
+ *         npu_gemm_a_row_at(ctx, r, &row);     where row r goes: write all
+ *                                              row.atoms atoms (zeros past K)
+ *         or npu_gemm_put_a_row(ctx, r, src);  copy K elements into place
+ *     npu_gemm_finish(ctx, out, err);          pad, copy A to the other
+ *                                              contexts, run, unpack
+ *
+ * Rows are independent: threads may fill different rows at once. The A
+ * layout (docs/npu-programming.md#data-layouts): row r of its M tile is
+ * atoms of C2 = 16 int8 / 8 fp16 elements, `stride` bytes apart. A row
+ * that is not written holds garbage. A begun call that is never finished
+ * is dropped by the next npu_gemm_begin. */
+typedef struct npu_gemm_a_row {
+	void *atom;      /* atom 0: elements 0..C2-1 of the row */
+	size_t stride;   /* bytes from one atom of the row to the next */
+	uint32_t atoms;  /* atoms of the row: K rounded up to 32 elements, over C2 */
+} npu_gemm_a_row;
+
+int npu_gemm_begin(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, rb_err *err);
+/* RB_E_INVALID (row zeroed) unless a call is begun and row < m. */
+int npu_gemm_a_row_at(const npu_gemm_ctx *ctx, uint32_t row, npu_gemm_a_row *out);
+int npu_gemm_put_a_row(const npu_gemm_ctx *ctx, uint32_t row, const void *src);
+int npu_gemm_finish(npu_gemm_ctx *ctx, const npu_gemm_output *out, rb_err *err);
+/* Row `row` (K elements) of the A of the call begun last, as the NPU reads
+ * it: for spot checks (until the next npu_gemm_begin). */
+int npu_gemm_get_a_row(const npu_gemm_ctx *ctx, uint32_t row, void *dst);
+
 /* The result of the most recent successful run at (row, col) as the NPU
  * produced it, before any output stage: the int32 sum over all K slices
  * (I8_I32), the fp32 sum (F16_F32), or that converted to fp16 (F16_F16).

@@ -392,6 +392,90 @@ static void test_output_stage(void)
 	close_devs(ndev, devs);
 }
 
+/* A call in steps: A written in place, half the rows through the atom
+ * view (as a caller quantizing into it would, zeros past K included), half
+ * through npu_gemm_put_a_row; the result is the reference's, and the rows
+ * read back are what was written. The steps refuse to run out of order. */
+static void check_steps(npu_gemm_ctx *ctx, npu_gemm_type type, uint32_t m, uint32_t k,
+			uint32_t n, uint64_t seed)
+{
+	const unsigned ib = npu_gemm_in_bytes(type), ob = npu_gemm_out_bytes(type);
+	uint8_t *a = malloc((size_t)m * k * ib), *b = malloc((size_t)n * k * ib);
+	uint8_t *c = malloc((size_t)m * n * ob), *row = malloc((size_t)k * ib);
+	REQUIRE(a && b && c && row);
+	gemm_ref_fill(type, (size_t)m * k, a, &seed);
+	gemm_ref_fill(type, (size_t)n * k, b, &seed);
+	rb_err err = { 0 };
+	npu_gemm_weights *w = NULL;
+	REQUIRE(npu_gemm_weights_create(ctx, type, n, k, b, k, &w, &err) == 0);
+	for (int rep = 0; rep < 2; rep++) { /* the second time over the first's buffers */
+		CHECKF(npu_gemm_begin(ctx, w, m, &err) == 0, "%s", err.msg);
+		for (uint32_t r = 0; r < m; r++) {
+			const uint8_t *src = a + (size_t)r * k * ib;
+			if (r % 2) {
+				CHECK(npu_gemm_put_a_row(ctx, r, src) == 0);
+				continue;
+			}
+			npu_gemm_a_row v;
+			REQUIRE(npu_gemm_a_row_at(ctx, r, &v) == 0);
+			CHECK_EQ_INT(v.atoms, (k + 31) / 32 * 32 * ib / 16);
+			for (uint32_t i = 0; i < v.atoms; i++) {
+				uint8_t *atom = (uint8_t *)v.atom + i * v.stride;
+				const size_t first = (size_t)i * 16;      /* byte of the row */
+				const size_t have = (size_t)k * ib;
+				memset(atom, 0, 16);
+				if (first < have)
+					memcpy(atom, src + first, have - first < 16 ? have - first : 16);
+			}
+		}
+		const npu_gemm_segment seg = { .n = n, .c = c, .ldc = n };
+		const npu_gemm_output out = { .seg = &seg, .n_seg = 1 };
+		memset(c, 0x5a, (size_t)m * n * ob);
+		const int ret = npu_gemm_finish(ctx, &out, &err);
+		CHECKF(ret == 0, "%s", err.msg);
+		CHECKF(ret || gemm_ref_check(type, m, k, n, a, b, c) == 0, "%s M=%u K=%u N=%u in steps",
+		       npu_gemm_type_name(type), m, k, n);
+		long bad = 0;
+		for (uint32_t r = 0; r < m; r++) {
+			CHECK(npu_gemm_get_a_row(ctx, r, row) == 0);
+			bad += memcmp(row, a + (size_t)r * k * ib, (size_t)k * ib) != 0;
+		}
+		CHECKF(bad == 0, "%ld rows of A read back differ", bad);
+	}
+	/* Out of order: nothing begun any more. */
+	npu_gemm_a_row v;
+	CHECK_EQ_INT(npu_gemm_a_row_at(ctx, 0, &v), RB_E_INVALID);
+	CHECK(v.atom == NULL);
+	CHECK_EQ_INT(npu_gemm_put_a_row(ctx, 0, a), RB_E_INVALID);
+	const npu_gemm_segment seg = { .n = n, .c = c, .ldc = n };
+	const npu_gemm_output out = { .seg = &seg, .n_seg = 1 };
+	CHECK_EQ_INT(npu_gemm_finish(ctx, &out, &err), RB_E_INVALID);
+	REQUIRE(npu_gemm_begin(ctx, w, m, &err) == 0);
+	CHECK_EQ_INT(npu_gemm_a_row_at(ctx, m, &v), RB_E_INVALID);
+	CHECK_EQ_INT(npu_gemm_get_a_row(ctx, m, row), RB_E_INVALID);
+	npu_gemm_weights_destroy(w);
+	free(a);
+	free(b);
+	free(c);
+	free(row);
+}
+
+static void test_steps(void)
+{
+	npu_device *devs[3];
+	const unsigned ndev = open_devs(3, devs);
+	npu_gemm_ctx *ctx = NULL;
+	rb_err err = { 0 };
+	REQUIRE(npu_gemm_ctx_create(devs, ndev, &ctx, &err) == 0);
+	check_steps(ctx, NPU_GEMM_I8_I32, 37, 4100, 70, 70); /* two K slices, partial atoms */
+	check_steps(ctx, NPU_GEMM_I8_I32, 1, 48, 32, 71);
+	check_steps(ctx, NPU_GEMM_F16_F32, 13, 77, 50, 72);
+	if (!rb_test_quick())
+		check_steps(ctx, NPU_GEMM_I8_I32, 300, 1536, 256, 73); /* several M tiles */
+	npu_gemm_ctx_destroy(ctx);
+	close_devs(ndev, devs);
+}
+
 int main(int argc, char **argv)
 {
 	use_open = argc > 1 && strcmp(argv[1], "open") == 0;
@@ -399,6 +483,7 @@ int main(int argc, char **argv)
 	test_one_context();
 	test_unaligned();
 	test_output_stage();
+	test_steps();
 	test_bad_input();
 	return rb_test_finish();
 }

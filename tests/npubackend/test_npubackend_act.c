@@ -31,21 +31,33 @@ static void check_variant(const npu_act_kernels *k, uint64_t *seed)
 		CHECKF(a2 == want, "scalar absmax n=%d: %g vs %g", n, a2, want);
 
 		const float d = npu_q_scale(a2);
-		k->quantize(x, n, npu_q_inv(d), q1);
-		s->quantize(x, n, npu_q_inv(d), q2);
+		k->quantize(x, n, npu_q_inv(d), q1, NPU_Q_ATOM);
+		s->quantize(x, n, npu_q_inv(d), q2, NPU_Q_ATOM);
 		CHECKF(memcmp(q1, q2, (size_t)n) == 0, "%s: quantize n=%d differs", k->name, n);
+		/* into atoms 48 bytes apart (the NPU's input layout of a 3-row
+		 * tile): the same values, every byte between them untouched */
+		int8_t qa[20 * 48];
+		memset(qa, 0x5a, sizeof(qa));
+		k->quantize(x, n, npu_q_inv(d), qa, 48);
+		long bad = 0;
+		for (int i = 0; i < (int)sizeof(qa); i++) {
+			const int atom = i / 48, lane = i % 48, e = atom * NPU_Q_ATOM + lane;
+			const int8_t expect = lane < NPU_Q_ATOM && e < n ? q2[e] : 0x5a;
+			bad += qa[i] != expect;
+		}
+		CHECKF(bad == 0, "%s: quantize n=%d into atoms: %ld bytes wrong", k->name, n, bad);
 		const float dr = npb_q8_row(x, n, qr);
 		CHECK(dr == d);
 		CHECKF(memcmp(q2, qr, (size_t)n) == 0, "scalar quantize n=%d differs from the recipe", n);
 		/* a scale that clamps: half the step */
-		k->quantize(x, n, 2.0f * npu_q_inv(d), q1);
-		s->quantize(x, n, 2.0f * npu_q_inv(d), q2);
+		k->quantize(x, n, 2.0f * npu_q_inv(d), q1, NPU_Q_ATOM);
+		s->quantize(x, n, 2.0f * npu_q_inv(d), q2, NPU_Q_ATOM);
 		CHECKF(memcmp(q1, q2, (size_t)n) == 0, "%s: clamped quantize n=%d differs", k->name, n);
 		for (int i = 0; i < n; i++)
 			CHECK(q2[i] >= -127 && q2[i] <= 127);
 
 		/* residual of that quantization */
-		k->quantize(x, n, npu_q_inv(d), q1);
+		k->quantize(x, n, npu_q_inv(d), q1, NPU_Q_ATOM);
 		float r1[320], r2[320];
 		k->residual(x, n, d, q1, r1);
 		s->residual(x, n, d, q1, r2);

@@ -101,6 +101,11 @@ void gemm_pack_weights(const gemm_layout *l, uint32_t core, const void *b, size_
 void gemm_pack_a(const npu_gemm_plan *p, const void *a, size_t lda, void *dst);
 void gemm_pack_a_rows(const npu_gemm_plan *p, const void *a, size_t lda, void *dst,
 		      uint32_t row_begin, uint32_t row_end);
+/* One row of A (k elements at src, or NULL for a zero padding row). */
+void gemm_pack_a_row(const npu_gemm_plan *p, void *dst, uint32_t row, const void *src);
+/* Where row `row` of A lives in the A buffer `a_buf`: its first atom
+ * (channels 0..C2-1) and the bytes from one atom of the row to the next. */
+void gemm_a_row(const npu_gemm_plan *p, void *a_buf, uint32_t row, uint8_t **atom, size_t *stride);
 
 /* Unpacking C (gemm_unpack.c). A core's results come in groups: the
  * k_slices tasks sharing a row tile and a column chunk, whose partial sums

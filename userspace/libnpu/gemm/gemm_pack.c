@@ -43,31 +43,53 @@ void gemm_pack_weights(const gemm_layout *l, uint32_t core, const void *b, size_
 				   (uint8_t *)dst + gemm_weight_block_offset(l, core, s, ch));
 }
 
+/* Row `row` of A (k elements of bpe bytes at src, or NULL: a padding row)
+ * into its atoms, `stride` bytes apart, `atoms` of them: whole atoms as
+ * fixed 16-byte copies, the last partial one and the atoms past K zeroed. */
+static void pack_a_row(const uint8_t *src, uint32_t k, uint32_t bpe, uint8_t *atom,
+		       size_t stride, uint32_t atoms)
+{
+	const uint32_t c2 = NPU_ATOM_BYTES / bpe;
+	const uint32_t full = src ? k / c2 : 0, part = src ? k % c2 : 0;
+	uint32_t s = 0;
+	for (; s < full; s++, atom += stride, src += NPU_ATOM_BYTES)
+		memcpy(atom, src, NPU_ATOM_BYTES);
+	if (part && s < atoms) {
+		memcpy(atom, src, (size_t)part * bpe);
+		memset(atom + (size_t)part * bpe, 0, NPU_ATOM_BYTES - (size_t)part * bpe);
+		atom += stride;
+		s++;
+	}
+	for (; s < atoms; s++, atom += stride)
+		memset(atom, 0, NPU_ATOM_BYTES);
+}
+
+void gemm_a_row(const npu_gemm_plan *p, void *a_buf, uint32_t row, uint8_t **atom, size_t *stride)
+{
+	const gemm_layout *l = &p->layout;
+	const uint32_t tile = row / p->m_tile;
+	const uint32_t m0 = tile * p->m_tile;
+	const uint32_t rows = tile + 1 < p->m_tiles ? p->m_tile : p->m_pad - m0;
+	*atom = (uint8_t *)a_buf + (size_t)m0 * l->k_pad * l->bpe + (size_t)(row - m0) * NPU_ATOM_BYTES;
+	*stride = (size_t)rows * NPU_ATOM_BYTES;
+}
+
+void gemm_pack_a_row(const npu_gemm_plan *p, void *dst, uint32_t row, const void *src)
+{
+	const gemm_layout *l = &p->layout;
+	uint8_t *atom;
+	size_t stride;
+	gemm_a_row(p, dst, row, &atom, &stride);
+	pack_a_row(src, l->k, l->bpe, atom, stride, l->k_pad * l->bpe / NPU_ATOM_BYTES);
+}
+
 void gemm_pack_a_rows(const npu_gemm_plan *p, const void *a, size_t lda, void *dst,
 		      uint32_t row_begin, uint32_t row_end)
 {
-	const gemm_layout *l = &p->layout;
-	const uint32_t bpe = l->bpe, c2 = NPU_ATOM_BYTES / bpe;
-	const uint32_t surfaces = l->k_pad / c2;
-	for (uint32_t row = row_begin; row < row_end && row < p->m_pad; row++) {
-		const uint32_t tile = row / p->m_tile;
-		const uint32_t m0 = tile * p->m_tile, r = row - m0;
-		const uint32_t rows = tile + 1 < p->m_tiles ? p->m_tile : p->m_pad - m0;
-		uint8_t *cube = (uint8_t *)dst + (size_t)m0 * l->k_pad * bpe;
-		const uint8_t *src = (const uint8_t *)a + (size_t)row * lda * bpe;
-		for (uint32_t s = 0; s < surfaces; s++) {
-			uint8_t *atom = cube + ((size_t)s * rows + r) * NPU_ATOM_BYTES;
-			const uint32_t k0 = s * c2;
-			if (row >= p->m || k0 >= l->k) {
-				memset(atom, 0, NPU_ATOM_BYTES);
-				continue;
-			}
-			const uint32_t len = l->k - k0 < c2 ? l->k - k0 : c2;
-			memcpy(atom, src + (size_t)k0 * bpe, (size_t)len * bpe);
-			if (len < c2)
-				memset(atom + (size_t)len * bpe, 0, (size_t)(c2 - len) * bpe);
-		}
-	}
+	for (uint32_t row = row_begin; row < row_end && row < p->m_pad; row++)
+		gemm_pack_a_row(p, dst, row,
+				row < p->m ? (const uint8_t *)a + (size_t)row * lda * p->layout.bpe
+					   : NULL);
 }
 
 void gemm_pack_a(const npu_gemm_plan *p, const void *a, size_t lda, void *dst)

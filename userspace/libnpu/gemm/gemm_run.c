@@ -18,8 +18,12 @@ struct npu_gemm_ctx {
 	struct {
 		npu_bo a, c, rc;
 	} scratch[NPU_GEMM_MAX_CORES];
-	npu_gemm_plan *last;
-	bool last_ok;          /* the last run succeeded: its C buffers hold its results */
+	/* The call begun last (npu_gemm_begin) and where it is. */
+	npu_gemm_plan *plan;
+	const npu_gemm_weights *w;
+	enum { CALL_NONE, CALL_BEGUN, CALL_DONE, CALL_FAILED } state;
+	npu_task *tasks;       /* a call's task lists, grown only */
+	size_t tasks_cap;
 	int64_t timeout_ns;
 	rb_threadpool *tp; /* optional, not owned */
 	npu_gemm_timing timing; /* of the last run */
@@ -56,7 +60,8 @@ void npu_gemm_ctx_destroy(npu_gemm_ctx *ctx)
 		if (ctx->scratch[i].rc.size)
 			npu_bo_destroy(ctx->dev[i], &ctx->scratch[i].rc);
 	}
-	npu_gemm_plan_destroy(ctx->last);
+	npu_gemm_plan_destroy(ctx->plan);
+	free(ctx->tasks);
 	free(ctx);
 }
 
@@ -65,7 +70,7 @@ void npu_gemm_ctx_set_timeout(npu_gemm_ctx *ctx, int64_t timeout_ns)
 	ctx->timeout_ns = timeout_ns > 0 ? timeout_ns : 2000000000ll;
 }
 
-const npu_gemm_plan *npu_gemm_ctx_last_plan(const npu_gemm_ctx *ctx) { return ctx->last; }
+const npu_gemm_plan *npu_gemm_ctx_last_plan(const npu_gemm_ctx *ctx) { return ctx->plan; }
 
 void npu_gemm_ctx_set_threadpool(npu_gemm_ctx *ctx, struct rb_threadpool *tp) { ctx->tp = tp; }
 
@@ -83,8 +88,9 @@ static double seconds_now(void)
 typedef struct cpu_job {
 	npu_gemm_ctx *ctx;
 	const npu_gemm_plan *p;
-	const void *a;
+	const void *a;     /* row-major A to pack (npu_gemm_run_out) */
 	size_t lda;
+	uint32_t row_begin; /* rows to pack: [row_begin, m_pad) */
 	const npu_gemm_output *out;
 } cpu_job;
 
@@ -92,8 +98,9 @@ static void pack_worker(void *arg, int ith, int nth)
 {
 	const cpu_job *j = arg;
 	long begin, end;
-	rb_split_range(j->p->m_pad, ith, nth, &begin, &end);
-	gemm_pack_a_rows(j->p, j->a, j->lda, j->ctx->scratch[0].a.map, (uint32_t)begin, (uint32_t)end);
+	rb_split_range(j->p->m_pad - j->row_begin, ith, nth, &begin, &end);
+	gemm_pack_a_rows(j->p, j->a, j->lda, j->ctx->scratch[0].a.map, j->row_begin + (uint32_t)begin,
+			 j->row_begin + (uint32_t)end);
 }
 
 static void copy_worker(void *arg, int ith, int nth)
@@ -291,66 +298,129 @@ static int submit_core(npu_gemm_ctx *ctx, const npu_gemm_weights *w, const npu_g
 	return 0;
 }
 
-static int check_args(const npu_gemm_ctx *ctx, const npu_gemm_weights *w, const void *a,
-		      size_t lda, rb_err *err)
+static int check_weights(const npu_gemm_ctx *ctx, const npu_gemm_weights *w, rb_err *err)
 {
-	if (!ctx || !w || !a)
-		return rb_err_set(err, RB_E_INVALID, "npu_gemm_run: NULL argument");
+	if (!ctx || !w)
+		return rb_err_set(err, RB_E_INVALID, "npu_gemm: NULL %s", ctx ? "weights" : "context");
 	if (w->ctx != ctx)
-		return rb_err_set(err, RB_E_INVALID, "npu_gemm_run: weights belong to another context");
-	if (lda < w->layout.k)
-		return rb_err_set(err, RB_E_INVALID, "npu_gemm_run: stride lda %zu < K %u", lda,
-				  w->layout.k);
+		return rb_err_set(err, RB_E_INVALID, "npu_gemm: weights belong to another context");
 	return 0;
 }
 
-int npu_gemm_run_out(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const void *a,
-		     size_t lda, const npu_gemm_output *out, rb_err *err)
+/* A task list per context, `most` entries each. */
+static int grow_tasks(npu_gemm_ctx *ctx, size_t need, rb_err *err)
 {
-	int ret = check_args(ctx, w, a, lda, err);
+	if (need <= ctx->tasks_cap)
+		return 0;
+	npu_task *t = realloc(ctx->tasks, need * sizeof(*t));
+	if (!t)
+		return rb_err_set(err, RB_E_NOMEM, "npu_gemm: out of memory for %zu tasks", need);
+	ctx->tasks = t;
+	ctx->tasks_cap = need;
+	return 0;
+}
+
+int npu_gemm_begin(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, rb_err *err)
+{
+	int ret = check_weights(ctx, w, err);
 	if (ret)
 		return ret;
+	const double t = seconds_now();
+	memset(&ctx->timing, 0, sizeof(ctx->timing));
 	npu_gemm_plan *p = NULL;
 	ret = gemm_plan_from_layout(&w->layout, m, NULL, &p, err);
 	if (ret)
 		return ret;
-	ret = gemm_output_check(p, out, err);
-	if (ret) {
-		npu_gemm_plan_destroy(p);
-		return ret;
+	npu_gemm_plan_destroy(ctx->plan);
+	ctx->plan = p;
+	ctx->w = w;
+	ctx->state = CALL_FAILED;
+	uint32_t most = 0;
+	for (uint32_t i = 0; i < w->layout.cores && !ret; i++) {
+		most = p->core[i].count > most ? p->core[i].count : most;
+		ret = prepare_core(ctx, p, i, err);
 	}
-	ctx->last_ok = false;
+	if (!ret)
+		ret = grow_tasks(ctx, (size_t)most * w->layout.cores, err);
+	if (!ret)
+		ctx->state = CALL_BEGUN;
+	ctx->timing.submit = seconds_now() - t; /* planning and buffers: with the emission */
+	return ret;
+}
+
+static void a_row_of(const npu_gemm_ctx *ctx, uint32_t row, npu_gemm_a_row *out)
+{
+	const npu_gemm_plan *p = ctx->plan;
+	uint8_t *atom;
+	gemm_a_row(p, ctx->scratch[0].a.map, row, &atom, &out->stride);
+	out->atom = atom;
+	out->atoms = p->layout.k_pad * p->layout.bpe / NPU_ATOM_BYTES;
+}
+
+int npu_gemm_a_row_at(const npu_gemm_ctx *ctx, uint32_t row, npu_gemm_a_row *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (ctx->state != CALL_BEGUN || row >= ctx->plan->m)
+		return RB_E_INVALID;
+	a_row_of(ctx, row, out);
+	return 0;
+}
+
+int npu_gemm_put_a_row(const npu_gemm_ctx *ctx, uint32_t row, const void *src)
+{
+	if (ctx->state != CALL_BEGUN || row >= ctx->plan->m || !src)
+		return RB_E_INVALID;
+	gemm_pack_a_row(ctx->plan, ctx->scratch[0].a.map, row, src);
+	return 0;
+}
+
+int npu_gemm_get_a_row(const npu_gemm_ctx *ctx, uint32_t row, void *dst)
+{
+	if ((ctx->state != CALL_BEGUN && ctx->state != CALL_DONE) || row >= ctx->plan->m || !dst)
+		return RB_E_INVALID;
+	npu_gemm_a_row r;
+	a_row_of(ctx, row, &r);
+	const unsigned bpe = ctx->plan->layout.bpe, c2 = NPU_ATOM_BYTES / bpe;
+	const uint32_t k = ctx->plan->layout.k;
+	const uint8_t *atom = r.atom;
+	for (uint32_t i = 0; i < k; i += c2, atom += r.stride)
+		memcpy((uint8_t *)dst + (size_t)i * bpe, atom, (size_t)(k - i < c2 ? k - i : c2) * bpe);
+	return 0;
+}
+
+int npu_gemm_finish(npu_gemm_ctx *ctx, const npu_gemm_output *out, rb_err *err)
+{
+	if (!ctx || ctx->state != CALL_BEGUN)
+		return rb_err_set(err, RB_E_INVALID, "npu_gemm_finish: no call begun");
+	const npu_gemm_plan *p = ctx->plan;
+	const npu_gemm_weights *w = ctx->w;
+	ctx->state = CALL_FAILED;
+	int ret = gemm_output_check(p, out, err);
+	if (ret)
+		return ret;
 	const uint32_t cores = w->layout.cores;
 	uint32_t most = 0;
-	for (uint32_t i = 0; i < cores; i++) {
+	for (uint32_t i = 0; i < cores; i++)
 		most = p->core[i].count > most ? p->core[i].count : most;
-		if (!ret)
-			ret = prepare_core(ctx, p, i, err);
-	}
-	npu_task *tasks = ret ? NULL : malloc((size_t)most * cores * sizeof(*tasks));
-	if (!ret && !tasks)
-		ret = rb_err_set(err, RB_E_NOMEM, "npu_gemm: out of memory");
 	uint32_t submitted = 0;
-	cpu_job job = { ctx, p, a, lda, out };
+	cpu_job job = { .ctx = ctx, .p = p, .out = out, .row_begin = p->m };
 	npu_gemm_timing *tm = &ctx->timing;
 	double t = seconds_now(), t1;
-	memset(tm, 0, sizeof(*tm));
-	if (!ret) {
-		/* Pack A once, copy it to the other contexts (separate IOVA spaces). */
-		rb_threadpool_run(ctx->tp, pack_worker, &job);
-		if (cores > 1)
-			rb_threadpool_run(ctx->tp, copy_worker, &job);
-		t1 = seconds_now();
-		tm->pack = t1 - t;
-		t = t1;
-		for (; submitted < cores && !ret; submitted++)
-			ret = submit_core(ctx, w, p, submitted, tasks + (size_t)submitted * most, err);
-		if (ret)
-			submitted--; /* the failing one was not queued */
-		t1 = seconds_now();
-		tm->submit = t1 - t;
-		t = t1;
-	}
+	/* The padding rows (zero), then A to the other contexts (separate IOVA
+	 * spaces); the caller's packing time (npu_gemm_run_out's) is already in. */
+	gemm_pack_a_rows(p, NULL, 0, ctx->scratch[0].a.map, p->m, p->m_pad);
+	if (cores > 1)
+		rb_threadpool_run(ctx->tp, copy_worker, &job);
+	t1 = seconds_now();
+	tm->pack += t1 - t;
+	t = t1;
+	for (; submitted < cores && !ret; submitted++)
+		ret = submit_core(ctx, w, p, submitted, ctx->tasks + (size_t)submitted * most, err);
+	if (ret)
+		submitted--; /* the failing one was not queued */
+	t1 = seconds_now();
+	tm->submit += t1 - t;
+	t = t1;
 	/* Wait for every queued job, even after a failure: their BOs are ours. */
 	for (uint32_t i = 0; i < submitted; i++) {
 		const int r = npu_bo_prep(ctx->dev[i], &ctx->scratch[i].c, ctx->timeout_ns);
@@ -365,12 +435,28 @@ int npu_gemm_run_out(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, c
 	if (!ret) {
 		rb_threadpool_run(ctx->tp, unpack_worker, &job);
 		tm->unpack = seconds_now() - t;
-		ctx->last_ok = true;
+		ctx->state = CALL_DONE;
 	}
-	free(tasks);
-	npu_gemm_plan_destroy(ctx->last);
-	ctx->last = p;
 	return ret;
+}
+
+int npu_gemm_run_out(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const void *a,
+		     size_t lda, const npu_gemm_output *out, rb_err *err)
+{
+	int ret = check_weights(ctx, w, err);
+	if (ret)
+		return ret;
+	if (!a || lda < w->layout.k)
+		return rb_err_set(err, RB_E_INVALID, "npu_gemm_run: %s", a ? "stride lda < K"
+									  : "NULL A");
+	ret = npu_gemm_begin(ctx, w, m, err);
+	if (ret)
+		return ret;
+	const double t = seconds_now();
+	cpu_job job = { .ctx = ctx, .p = ctx->plan, .a = a, .lda = lda };
+	rb_threadpool_run(ctx->tp, pack_worker, &job);
+	ctx->timing.pack = seconds_now() - t;
+	return npu_gemm_finish(ctx, out, err);
 }
 
 int npu_gemm_run(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const void *a,
@@ -387,8 +473,8 @@ int npu_gemm_run(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, const
 int npu_gemm_last_result(const npu_gemm_ctx *ctx, uint32_t row, uint32_t col, void *out,
 			 rb_err *err)
 {
-	const npu_gemm_plan *p = ctx->last;
-	if (!p || !ctx->last_ok || row >= p->m || col >= p->layout.n)
+	const npu_gemm_plan *p = ctx->plan;
+	if (ctx->state != CALL_DONE || row >= p->m || col >= p->layout.n)
 		return rb_err_set(err, RB_E_INVALID, "npu_gemm_last_result: (%u, %u) is not a result "
 				  "of the last successful call", row, col);
 	const void *src[NPU_GEMM_MAX_CORES];

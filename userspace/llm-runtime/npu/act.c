@@ -21,12 +21,13 @@ static float absmax_scalar(const float *x, int64_t n)
 	return rb_bits_f32(m);
 }
 
-static void quantize_scalar(const float *x, int64_t n, float inv, int8_t *q)
+static void quantize_scalar(const float *x, int64_t n, float inv, int8_t *q, size_t stride)
 {
 	for (int64_t i = 0; i < n; i++) {
 		float v = x[i] * inv;
 		v = v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v;
-		q[i] = (int8_t)lrintf(v); /* default rounding mode: half to even */
+		/* default rounding mode: half to even */
+		q[(size_t)(i / NPU_Q_ATOM) * stride + i % NPU_Q_ATOM] = (int8_t)lrintf(v);
 	}
 }
 

@@ -36,7 +36,7 @@ static inline __m256i quant8(const float *x, __m256 inv, __m256 lo, __m256 hi)
 	return _mm256_cvtps_epi32(v);
 }
 
-static void quantize_avx2(const float *x, int64_t n, float inv, int8_t *q)
+static void quantize_avx2(const float *x, int64_t n, float inv, int8_t *q, size_t stride)
 {
 	const __m256 vinv = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.0f),
 		     hi = _mm256_set1_ps(127.0f);
@@ -47,13 +47,17 @@ static void quantize_avx2(const float *x, int64_t n, float inv, int8_t *q)
 		const __m256i a = quant8(x + i, vinv, lo, hi), b = quant8(x + i + 8, vinv, lo, hi);
 		const __m256i c = quant8(x + i + 16, vinv, lo, hi), d = quant8(x + i + 24, vinv, lo, hi);
 		const __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
-		const __m256i all = _mm256_packs_epi16(ab, cd);
-		_mm256_storeu_si256((__m256i *)(q + i), _mm256_permutevar8x32_epi32(all, order));
+		const __m256i all = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), order);
+		/* two atoms */
+		int8_t *atom = q + (size_t)(i / NPU_Q_ATOM) * stride;
+		_mm_storeu_si128((__m128i *)atom, _mm256_castsi256_si128(all));
+		_mm_storeu_si128((__m128i *)(atom + stride), _mm256_extracti128_si256(all, 1));
 	}
 	for (; i < n; i++) {
 		float v = x[i] * inv;
 		v = v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v;
-		q[i] = (int8_t)_mm_cvtss_si32(_mm_set_ss(v));
+		q[(size_t)(i / NPU_Q_ATOM) * stride + i % NPU_Q_ATOM] =
+			(int8_t)_mm_cvtss_si32(_mm_set_ss(v));
 	}
 }
 

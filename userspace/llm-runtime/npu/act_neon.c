@@ -32,7 +32,7 @@ static inline int32x4_t quant4(const float *x, float32x4_t inv, float32x4_t lo, 
 	return vcvtnq_s32_f32(v);
 }
 
-static void quantize_neon(const float *x, int64_t n, float inv, int8_t *q)
+static void quantize_neon(const float *x, int64_t n, float inv, int8_t *q, size_t stride)
 {
 	const float32x4_t vinv = vdupq_n_f32(inv), lo = vdupq_n_f32(-127.0f),
 			  hi = vdupq_n_f32(127.0f);
@@ -42,12 +42,12 @@ static void quantize_neon(const float *x, int64_t n, float inv, int8_t *q)
 						 vmovn_s32(quant4(x + i + 4, vinv, lo, hi)));
 		const int16x8_t b = vcombine_s16(vmovn_s32(quant4(x + i + 8, vinv, lo, hi)),
 						 vmovn_s32(quant4(x + i + 12, vinv, lo, hi)));
-		vst1q_s8(q + i, vcombine_s8(vmovn_s16(a), vmovn_s16(b)));
+		vst1q_s8(q + (size_t)(i / NPU_Q_ATOM) * stride, vcombine_s8(vmovn_s16(a), vmovn_s16(b)));
 	}
 	for (; i < n; i++) {
 		float v = x[i] * inv;
 		v = v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v;
-		q[i] = (int8_t)vcvtns_s32_f32(v);
+		q[(size_t)(i / NPU_Q_ATOM) * stride + i % NPU_Q_ATOM] = (int8_t)vcvtns_s32_f32(v);
 	}
 }
 

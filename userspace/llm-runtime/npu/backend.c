@@ -146,11 +146,11 @@ void rb_npu_backend_destroy(rb_matmul_backend *b)
 	if (nb->own_devices)
 		for (unsigned i = 0; i < nb->ndev; i++)
 			npu_device_close(nb->dev[i]);
-	free(nb->act);
 	free(nb->act_scale);
-	free(nb->res_rows);
+	free(nb->rows);
 	free(nb->vrow);
 	free(nb->vrow_q);
+	free(nb->vact);
 	pthread_mutex_destroy(&nb->lock);
 	free(nb);
 }

@@ -3,16 +3,18 @@
  * the NPU, or hand it to the fallback when the NPU cannot answer it.
  *
  * An NPU call (int8), for m tokens of K inputs and N outputs:
- *   1. per token t: d_x[t] = max_k |x[t][k]| / 127, a[t][k] = round(x / d_x)
- *   2. npu_gemm_run_out: acc[t][o] = sum_k a[t][k] q[o][k], exact int32 on
+ *   1. per token t: d_x[t] = max_k |x[t][k]| / 127, a[t][k] = round(x / d_x),
+ *      written straight into the NPU's input buffer (npu_gemm_begin,
+ *      npu_gemm_a_row_at: no row-major copy of the activations)
+ *   2. npu_gemm_finish: acc[t][o] = sum_k a[t][k] q[o][k], exact int32 on
  *      the NPU, and libnpu's output stage writes y once while unpacking:
  *      y[t][o] = (float)acc[t][o] * (d_x[t] * d_w[o])
  *   3. spot checks (verify.c) of acc as the NPU left it and of y
- * act_residual adds, per token, the residual r = x - d_x a quantized the
- * same way (d_r, a_r) and a second pass whose output stage adds
- * (float)acc_r * (d_r d_w) to y.
- * fp16 replaces 1 by a conversion to fp16 and npu_gemm_run writes the f32
- * results. */
+ * act_residual adds a second pass: per token, the residual r = x - d_x a
+ * quantized the same way (d_r, a_r) into the input buffer, and an output
+ * stage that adds (float)acc_r * (d_r d_w) to y.
+ * fp16 replaces 1 by a conversion to fp16 (through a row per thread) and
+ * the output stage writes the f32 results as they are. */
 #include <float.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -46,63 +48,90 @@ static int grow(void **buf, size_t *have, size_t need, rb_err *err)
 	return RB_OK;
 }
 
-/* Scratch for m tokens: activations (and scales) of every pass, and with
- * act_residual a residual row per thread. */
+/* Bytes of one thread's row scratch: K floats (a residual or fp16 row),
+ * then K int8 (a quantized row), 64-byte aligned. */
+static size_t row_scratch_bytes(int64_t K)
+{
+	return ((size_t)K * (sizeof(float) + 1) + 63) & ~(size_t)63;
+}
+
+/* Scratch for m tokens: the per-token scales of every pass, and (fp16,
+ * act_residual) a row per thread. */
 static int grow_scratch(npu_backend *nb, int64_t m, int64_t K, int passes, rb_err *err)
 {
-	const size_t bpe = nb->p.format == RB_NPU_WEIGHTS_INT8 ? 1 : sizeof(rb_f16);
-	const size_t mk = (size_t)m * (size_t)K;
-	int rc = grow(&nb->act, &nb->act_bytes, (size_t)passes * mk * bpe, err);
-	if (rc == RB_OK)
-		rc = grow((void **)&nb->act_scale, &nb->act_scale_bytes,
-			  (size_t)passes * (size_t)m * sizeof(float), err);
-	if (rc == RB_OK && passes > 1) {
+	int rc = grow((void **)&nb->act_scale, &nb->act_scale_bytes,
+		      (size_t)passes * (size_t)m * sizeof(float), err);
+	if (rc == RB_OK && (passes > 1 || nb->p.format != RB_NPU_WEIGHTS_INT8)) {
 		const int nth = rb_threadpool_size(nb->p.tp) > 0 ? rb_threadpool_size(nb->p.tp) : 1;
-		rc = grow((void **)&nb->res_rows, &nb->res_rows_bytes,
-			  (size_t)nth * (size_t)K * sizeof(float), err);
+		rc = grow((void **)&nb->rows, &nb->rows_bytes, (size_t)nth * row_scratch_bytes(K),
+			  err);
 	}
 	return rc;
 }
 
+/* Quantizing (or converting) activations straight into the NPU's input
+ * buffer (npu_gemm_a_row_at), one token per row; rows are independent. */
 typedef struct quant_job {
 	const npu_act_kernels *k;
+	const npu_gemm_ctx *gctx;
 	const float *x;
 	int64_t ldx, K, m;
-	int8_t *q;        /* int8: m x K values */
-	int8_t *q2;       /* act_residual: m x K residuals, or NULL */
+	int pass;         /* int8: 0 the values, 1 the residuals (act_residual); -1 fp16 */
 	float *scale;     /* int8: m value scales, then m residual scales */
-	float *rows;      /* act_residual: a K-float row per thread */
-	rb_f16 *h;        /* fp16: m x K */
+	uint8_t *rows;    /* fp16, residuals: row_scratch_bytes(K) per thread */
 	atomic_int bad;   /* some row not representable */
 } quant_job;
+
+/* Elements [n, atoms * 16) of an int8 row in the input layout are zero. */
+static void zero_row_tail(const npu_gemm_a_row *row, int64_t n)
+{
+	uint8_t *atom = (uint8_t *)row->atom + (size_t)(n / NPU_Q_ATOM) * row->stride;
+	uint32_t i = (uint32_t)(n / NPU_Q_ATOM);
+	if (n % NPU_Q_ATOM) {
+		memset(atom + n % NPU_Q_ATOM, 0, NPU_Q_ATOM - (size_t)(n % NPU_Q_ATOM));
+		atom += row->stride;
+		i++;
+	}
+	for (; i < row->atoms; i++, atom += row->stride)
+		memset(atom, 0, NPU_Q_ATOM);
+}
 
 static void quant_task(void *arg, int ith, int nth)
 {
 	quant_job *j = arg;
 	const int64_t K = j->K;
+	float *rowf = (float *)(j->rows + (size_t)ith * row_scratch_bytes(K));
+	int8_t *rowq = (int8_t *)(rowf + K);
 	long t0, t1;
 	rb_split_range((long)j->m, ith, nth, &t0, &t1);
 	for (long t = t0; t < t1; t++) {
 		const float *xt = j->x + t * j->ldx;
 		const float amax = j->k->absmax(xt, K);
-		if (!(amax <= (j->q ? FLT_MAX : NPU_F16_MAX))) {
+		if (!(amax <= (j->pass >= 0 ? FLT_MAX : NPU_F16_MAX))) {
 			atomic_store_explicit(&j->bad, 1, memory_order_relaxed);
 			return;
 		}
-		if (!j->q) {
-			rb_vec_f32_to_f16(K, j->h + t * K, xt);
+		if (j->pass < 0) {
+			rb_vec_f32_to_f16(K, (rb_f16 *)rowf, xt);
+			npu_gemm_put_a_row(j->gctx, (uint32_t)t, rowf);
 			continue;
 		}
+		npu_gemm_a_row row;
+		npu_gemm_a_row_at(j->gctx, (uint32_t)t, &row);
 		const float d = npu_q_scale(amax);
-		j->scale[t] = d;
-		j->k->quantize(xt, K, npu_q_inv(d), j->q + t * K);
-		if (j->q2) {
-			float *r = j->rows + (size_t)ith * (size_t)K;
-			j->k->residual(xt, K, d, j->q + t * K, r);
-			const float dr = npu_q_scale(j->k->absmax(r, K));
+		if (j->pass == 0) {
+			j->scale[t] = d;
+			j->k->quantize(xt, K, npu_q_inv(d), row.atom, row.stride);
+		} else {
+			/* the first pass's values again (the same recipe, the same
+			 * bits), what rounding them left over, that quantized */
+			j->k->quantize(xt, K, npu_q_inv(d), rowq, NPU_Q_ATOM);
+			j->k->residual(xt, K, d, rowq, rowf);
+			const float dr = npu_q_scale(j->k->absmax(rowf, K));
 			j->scale[j->m + t] = dr;
-			j->k->quantize(r, K, npu_q_inv(dr), j->q2 + t * K);
+			j->k->quantize(rowf, K, npu_q_inv(dr), row.atom, row.stride);
 		}
+		zero_row_tail(&row, K);
 	}
 }
 
@@ -112,19 +141,37 @@ static rb_threadpool *pool_for(const npu_backend *nb, int64_t elements)
 	return elements >= 32768 ? nb->p.tp : NULL;
 }
 
-/* One npu_gemm_run_out of activations `act` with output stage `out`, timed,
- * then its spot checks. */
-static enum npu_outcome gemm_pass(npu_backend *nb, const rb_weight *w, const npu_weight *nw,
-				  int64_t m, const void *act, const npu_gemm_output *out,
-				  rb_err *err)
+/* One pass: begin the call, quantize (or convert) the activations into the
+ * NPU's input buffer, finish the call through the output stage `out`,
+ * spot-check it. Timed by phase. */
+static enum npu_outcome npu_pass(npu_backend *nb, const rb_weight *w, const npu_weight *nw,
+				 int64_t m, const float *x, int64_t ldx, int pass,
+				 const npu_gemm_output *out, rb_err *err)
 {
 	const int64_t K = w->n_in, N = w->n_out;
 	double t = npu_now();
-	/* libnpu's CPU side (pack A, copy it per context, unpack C) is m (K + N)
+	if (npu_gemm_begin(nb->gctx, nw->gw, (uint32_t)m, err) != 0) {
+		nb->st.t_gemm += npu_now() - t;
+		return NPU_FAIL_DEVICE;
+	}
+	const double t_begun = npu_now();
+	quant_job q = {.k = nb->k, .gctx = nb->gctx, .x = x, .ldx = ldx, .K = K, .m = m,
+		       .pass = pass, .scale = nb->act_scale, .rows = nb->rows};
+	atomic_init(&q.bad, 0);
+	rb_threadpool_run(pool_for(nb, m * K * (pass > 0 ? 3 : 1)), quant_task, &q);
+	const double t_quantized = npu_now();
+	nb->st.t_quantize += t_quantized - t_begun;
+	if (atomic_load(&q.bad)) {
+		nb->st.t_gemm += t_begun - t;
+		rb_err_set(err, RB_E_UNSUPPORTED, "activations are %s",
+			   pass >= 0 ? "not finite" : "not finite or beyond fp16");
+		return NPU_FAIL_RANGE;
+	}
+	/* libnpu's CPU side (copy A per context, unpack C) is m (K + N)
 	 * elements: below the threshold, waking the pool costs more than it saves. */
 	npu_gemm_ctx_set_threadpool(nb->gctx, pool_for(nb, m * (K + N)));
-	int rc = npu_gemm_run_out(nb->gctx, nw->gw, (uint32_t)m, act, (size_t)K, out, err);
-	nb->st.t_gemm += npu_now() - t;
+	int rc = npu_gemm_finish(nb->gctx, out, err);
+	nb->st.t_gemm += (t_begun - t) + (npu_now() - t_quantized);
 	npu_gemm_timing tm;
 	npu_gemm_ctx_last_timing(nb->gctx, &tm);
 	nb->st.t_pack += tm.pack;
@@ -139,7 +186,7 @@ static enum npu_outcome gemm_pass(npu_backend *nb, const rb_weight *w, const npu
 	nb->st.plan_clock_hz = ps.clock_hz;
 	if (nb->p.verify) {
 		t = npu_now();
-		rc = npu_verify(nb, w, nw, m, act, out, err);
+		rc = npu_verify(nb, w, nw, m, out, err);
 		nb->st.t_verify += npu_now() - t;
 		if (rc != RB_OK)
 			return NPU_FAIL_VERIFY;
@@ -153,43 +200,20 @@ static enum npu_outcome npu_rows(npu_backend *nb, const rb_weight *w, const npu_
 {
 	const bool int8 = nb->p.format == RB_NPU_WEIGHTS_INT8;
 	const int passes = int8 && nb->p.act_residual ? 2 : 1;
-	const int64_t K = w->n_in, N = w->n_out;
-	if (grow_scratch(nb, m, K, passes, err) != RB_OK)
+	if (grow_scratch(nb, m, w->n_in, passes, err) != RB_OK)
 		return NPU_FAIL_DEVICE;
-
-	double t = npu_now();
-	quant_job q = {.k = nb->k, .x = x, .ldx = ldx, .K = K, .m = m};
-	if (int8) {
-		q.q = nb->act;
-		q.scale = nb->act_scale;
-		if (passes > 1) {
-			q.q2 = (int8_t *)nb->act + m * K;
-			q.rows = nb->res_rows;
-		}
-	} else {
-		q.h = nb->act;
-	}
-	atomic_init(&q.bad, 0);
-	rb_threadpool_run(pool_for(nb, m * K * passes), quant_task, &q);
-	nb->st.t_quantize += npu_now() - t;
-	if (atomic_load(&q.bad)) {
-		rb_err_set(err, RB_E_UNSUPPORTED, "activations are %s",
-			   int8 ? "not finite" : "not finite or beyond fp16");
-		return NPU_FAIL_RANGE;
-	}
-
 	/* int8: the output stage scales the sums into y (fp16: floats as they are) */
-	const npu_gemm_segment seg = {.n = (uint32_t)N, .c = y, .ldc = (size_t)ldy};
+	const npu_gemm_segment seg = {.n = (uint32_t)w->n_out, .c = y, .ldc = (size_t)ldy};
 	npu_gemm_output out = {.seg = &seg, .n_seg = 1};
 	if (int8) {
 		out.row_scale = nb->act_scale;
 		out.col_scale = nw->scale;
 	}
-	enum npu_outcome o = gemm_pass(nb, w, nw, m, nb->act, &out, err);
+	enum npu_outcome o = npu_pass(nb, w, nw, m, x, ldx, int8 ? 0 : -1, &out, err);
 	if (o == NPU_DONE && passes > 1) {
 		out.row_scale = nb->act_scale + m;
 		out.accumulate = true;
-		o = gemm_pass(nb, w, nw, m, q.q2, &out, err);
+		o = npu_pass(nb, w, nw, m, x, ldx, 1, &out, err);
 	}
 	return o;
 }

@@ -24,13 +24,19 @@
 
 /* ---- CPU kernels (act.c, act_avx2.c, act_neon.c) --------------------------------- */
 
+/* int8 elements per atom of the NPU's input layout (16 bytes). */
+#define NPU_Q_ATOM 16
+
 typedef struct npu_act_kernels {
 	const char *name; /* "avx2", "neon", "scalar" */
 	/* max |x[i]|; +inf when any element is inf, a NaN when any is NaN (so
 	 * `!(amax <= FLT_MAX)` spots every non-finite row). */
 	float (*absmax)(const float *x, int64_t n);
-	/* q[i] = round_half_even(clamp(x[i] * inv, -127, 127)). */
-	void (*quantize)(const float *x, int64_t n, float inv, int8_t *q);
+	/* q_i = round_half_even(clamp(x[i] * inv, -127, 127)), stored in
+	 * atoms of NPU_Q_ATOM: q_i at q[(i / 16) * stride + i % 16]. stride 16
+	 * is a plain array; a larger one writes straight into the NPU's input
+	 * layout (npu_gemm_a_row_at). Exactly n values are written. */
+	void (*quantize)(const float *x, int64_t n, float inv, int8_t *q, size_t stride);
 	/* r[i] = x[i] - d * q[i]: what quantizing x with step d left over. */
 	void (*residual)(const float *x, int64_t n, float d, const int8_t *q, float *r);
 } npu_act_kernels;
@@ -69,15 +75,15 @@ typedef struct npu_backend {
 	npu_gemm_ctx *gctx;
 	pthread_mutex_t lock;    /* one matmul at a time: scratch, stats, device */
 
-	/* Scratch of NPU calls, grown only (no allocation once warm). */
-	void *act;               /* passes x m x K int8, or m x K fp16, activations */
-	size_t act_bytes;
+	/* Scratch of NPU calls, grown only (no allocation once warm); the
+	 * activations themselves go straight into libnpu's input buffer. */
 	float *act_scale;        /* passes x m per-token scales (int8) */
 	size_t act_scale_bytes;
-	float *res_rows;         /* act_residual: a K-float row per thread */
-	size_t res_rows_bytes;
+	uint8_t *rows;           /* fp16, act_residual: a row of K floats + K int8 per thread */
+	size_t rows_bytes;
 	float *vrow;             /* K floats: a weight row for the spot check */
 	int8_t *vrow_q;          /* K int8 */
+	void *vact;              /* K int8 or fp16: an activation row read back */
 	size_t vrow_n;
 
 	unsigned consecutive_failures;
@@ -105,12 +111,12 @@ void npu_backend_release(void *ctx, rb_weight *w);
 int npu_backend_matmul(void *ctx, const rb_weight *w, int64_t n_tokens, const float *x,
 		       int64_t ldx, float *y, int64_t ldy, rb_err *err);
 
-/* verify.c: spot-check the m x N results of the last npu_gemm_run_out,
- * whose activations were `act` (m x K int8 or fp16) and whose output stage
- * was `out`, against the CPU: the NPU's sums (npu_gemm_last_result) and
- * what the output stage wrote from them. RB_OK or RB_E_DEVICE naming the
- * output that disagrees. */
+/* verify.c: spot-check the m x N results of the last npu_gemm_finish,
+ * whose output stage was `out`, against the CPU: from the operands the NPU
+ * read (npu_gemm_get_a_row, the weight requantized), its sums
+ * (npu_gemm_last_result) and what the output stage wrote from them.
+ * RB_OK or RB_E_DEVICE naming the output that disagrees. */
 int npu_verify(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_t m,
-	       const void *act, const npu_gemm_output *out, rb_err *err);
+	       const npu_gemm_output *out, rb_err *err);
 
 #endif

@@ -43,15 +43,19 @@ static int grow_rows(npu_backend *nb, int64_t K, rb_err *err)
 		return RB_OK;
 	float *r = malloc((size_t)K * sizeof(float));
 	int8_t *q = malloc((size_t)K);
-	if (!r || !q) {
+	void *a = malloc((size_t)K * sizeof(rb_f16));
+	if (!r || !q || !a) {
 		free(r);
 		free(q);
+		free(a);
 		return rb_err_set(err, RB_E_NOMEM, "npu backend: out of memory for spot checks");
 	}
 	free(nb->vrow);
 	free(nb->vrow_q);
+	free(nb->vact);
 	nb->vrow = r;
 	nb->vrow_q = q;
+	nb->vact = a;
 	nb->vrow_n = (size_t)K;
 	return RB_OK;
 }
@@ -75,12 +79,11 @@ static int cell_error(rb_err *err, int64_t t, int64_t o, const npu_gemm_task_inf
 }
 
 static int check_int8(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_t t,
-		      int64_t o, const int8_t *act, const npu_gemm_output *out,
+		      int64_t o, const int8_t *a, const npu_gemm_output *out,
 		      const npu_gemm_task_info *ti, rb_err *err)
 {
 	const int64_t K = w->n_in;
-	const int8_t *a = act + t * K;
-	nb->k->quantize(nb->vrow, K, npu_q_inv(nw->scale[o]), nb->vrow_q);
+	nb->k->quantize(nb->vrow, K, npu_q_inv(nw->scale[o]), nb->vrow_q, NPU_Q_ATOM);
 	int64_t want = 0;
 	for (int64_t i = 0; i < K; i++)
 		want += (int32_t)nb->vrow_q[i] * a[i];
@@ -105,11 +108,10 @@ static int check_int8(npu_backend *nb, const rb_weight *w, const npu_weight *nw,
 }
 
 static int check_fp16(npu_backend *nb, const rb_weight *w, int64_t t, int64_t o,
-		      const rb_f16 *act, const npu_gemm_output *out, const npu_gemm_task_info *ti,
+		      const rb_f16 *a, const npu_gemm_output *out, const npu_gemm_task_info *ti,
 		      rb_err *err)
 {
 	const int64_t K = w->n_in;
-	const rb_f16 *a = act + t * K;
 	double want = 0, mag = 0;
 	for (int64_t i = 0; i < K; i++) {
 		const double p = (double)rb_f16_to_f32(a[i]) *
@@ -136,7 +138,7 @@ static int check_fp16(npu_backend *nb, const rb_weight *w, int64_t t, int64_t o,
 }
 
 int npu_verify(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_t m,
-	       const void *act, const npu_gemm_output *out, rb_err *err)
+	       const npu_gemm_output *out, rb_err *err)
 {
 	const int64_t K = w->n_in, N = w->n_out;
 	int rc = grow_rows(nb, K, err);
@@ -158,9 +160,10 @@ int npu_verify(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_
 		const int64_t t = ti.m0 + (int64_t)(next_random(nb) % (uint64_t)rows);
 		const int64_t o = ti.n0 + (int64_t)(next_random(nb) % (uint64_t)cols);
 		tr->to_float((const uint8_t *)w->data + (size_t)o * row_bytes, nb->vrow, K);
+		npu_gemm_get_a_row(nb->gctx, (uint32_t)t, nb->vact);
 		rc = nb->p.format == RB_NPU_WEIGHTS_INT8
-			     ? check_int8(nb, w, nw, t, o, act, out, &ti, err)
-			     : check_fp16(nb, w, t, o, act, out, &ti, err);
+			     ? check_int8(nb, w, nw, t, o, nb->vact, out, &ti, err)
+			     : check_fp16(nb, w, t, o, nb->vact, out, &ti, err);
 		if (rc != RB_OK)
 			return rc;
 		nb->st.verified_outputs++;

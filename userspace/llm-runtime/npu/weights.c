@@ -63,7 +63,7 @@ static void requant_task(void *arg, int ith, int nth)
 		if (j->q) {
 			const float d = npu_q_scale(amax);
 			j->scale[o] = d;
-			j->k->quantize(row, K, npu_q_inv(d), j->q + (size_t)o * (size_t)K);
+			j->k->quantize(row, K, npu_q_inv(d), j->q + (size_t)o * (size_t)K, NPU_Q_ATOM);
 		} else {
 			rb_vec_f32_to_f16(K, j->h + (size_t)o * (size_t)K, row);
 		}
