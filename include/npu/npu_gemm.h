@@ -123,6 +123,13 @@ void npu_gemm_ctx_set_timeout(npu_gemm_ctx *ctx, int64_t timeout_ns);
 int npu_gemm_weights_create(npu_gemm_ctx *ctx, npu_gemm_type type, uint32_t n, uint32_t k,
 			    const void *b, size_t ldb, npu_gemm_weights **out, rb_err *err);
 void npu_gemm_weights_destroy(npu_gemm_weights *w);
+/* One resident weight whose rows are the rows of `parts` in order (same
+ * type and K, same context), e.g. q | k | v of a layer, so that they run as
+ * one call (fewer tasks, A packed once; npu_gemm_output's segments put each
+ * part's columns where they belong). Made from the parts' packed buffers
+ * (no requantization); the parts stay valid. */
+int npu_gemm_weights_concat(npu_gemm_ctx *ctx, const npu_gemm_weights *const *parts,
+			    uint32_t n_parts, npu_gemm_weights **out, rb_err *err);
 
 /* C = A . B^T for m rows: A m x k (row stride lda elements), C m x n (row
  * stride ldc elements of the output type). Blocks until done. A, B and C

@@ -45,6 +45,20 @@ typedef struct rb_matmul_backend {
 	 * hot path. Returns RB_OK or a negative rb_status. */
 	int (*matmul)(void *ctx, const rb_weight *w, int64_t n_tokens,
 		      const float *x, int64_t ldx, float *y, int64_t ldy, rb_err *err);
+
+	/* Optional (NULL: not offered; callers go through the helpers below).
+	 * At load, after binding: the n weights ws, all bound to this backend
+	 * with the same n_in, are always multiplied by the same input (a
+	 * layer's q, k and v). The backend may prepare a combined form for
+	 * matmul_shared (the NPU: one resident weight, one call). RB_OK whether
+	 * it did or not; an error only when the weights are left unusable. */
+	int (*share_input)(void *ctx, rb_weight *const *ws, int n, rb_err *err);
+	/* Optional. ys[i] = W_i x for i < n, every ws[i] bound to this backend
+	 * with the same n_in, rows of ys[i] ldys[i] floats apart; otherwise the
+	 * contract of matmul. */
+	int (*matmul_shared)(void *ctx, const rb_weight *const *ws, int n, int64_t n_tokens,
+			     const float *x, int64_t ldx, float *const *ys, const int64_t *ldys,
+			     rb_err *err);
 } rb_matmul_backend;
 
 /* Bind w to backend b (b->prepare). */
@@ -56,6 +70,17 @@ static inline int rb_matmul(const rb_weight *w, int64_t n_tokens, const float *x
 {
 	return w->backend->matmul(w->backend->ctx, w, n_tokens, x, ldx, y, ldy, err);
 }
+
+/* Weights that always take the same input (bound, same n_in; at most
+ * RB_SHARED_MAX): their backend's share_input when they share one that
+ * offers it, else nothing. */
+#define RB_SHARED_MAX 4
+int rb_weights_share_input(rb_weight *const *ws, int n, rb_err *err);
+/* ys[i] = W_i x for i < n as one matmul_shared call of the backend the
+ * weights share. RB_E_UNSUPPORTED, doing nothing, when they do not share
+ * one that offers it: the caller then runs rb_matmul per weight. */
+int rb_matmul_shared(const rb_weight *const *ws, int n, int64_t n_tokens, const float *x,
+		     int64_t ldx, float *const *ys, const int64_t *ldys, rb_err *err);
 
 #ifdef __cplusplus
 }

@@ -95,6 +95,9 @@ typedef struct rb_npu_backend_stats {
 	uint64_t npu_macs;                /* useful multiply-adds on the NPU (M * K * N) */
 	uint64_t weights_npu;             /* weights resident on the NPU */
 	uint64_t weights_cpu_only;        /* weights the NPU could not take (fallback only) */
+	uint64_t weights_shared;          /* of weights_npu: resident in shared-input groups */
+	uint64_t shared_groups;           /* those groups (share_input: e.g. q | k | v) */
+	uint64_t npu_jobs;                /* NPU calls made (a group's call serves its members) */
 	uint64_t npu_weight_bytes;        /* int8/fp16 bytes resident on the NPU */
 	/* Wall time in seconds. NPU calls: quantizing activations, npu_gemm_run
 	 * (libnpu packs A, runs the job and unpacks C, scaling the int8 sums to

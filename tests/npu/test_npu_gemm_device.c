@@ -476,6 +476,80 @@ static void test_steps(void)
 	close_devs(ndev, devs);
 }
 
+/* npu_gemm_weights_concat: parts of odd sizes (kernel groups split
+ * between parts and contexts), K sliced, each type; the concatenation runs
+ * like a weight made from the concatenated rows, and the parts still run. */
+static void check_concat(npu_gemm_ctx *ctx, npu_gemm_type type, uint32_t m, uint32_t k,
+			 const uint32_t *part_n, uint32_t n_parts, uint64_t seed)
+{
+	const unsigned ib = npu_gemm_in_bytes(type), ob = npu_gemm_out_bytes(type);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < n_parts; i++)
+		n += part_n[i];
+	uint8_t *a = malloc((size_t)m * k * ib), *b = malloc((size_t)n * k * ib);
+	uint8_t *c = malloc((size_t)m * n * ob);
+	REQUIRE(a && b && c);
+	gemm_ref_fill(type, (size_t)m * k, a, &seed);
+	gemm_ref_fill(type, (size_t)n * k, b, &seed);
+	rb_err err = { 0 };
+	npu_gemm_weights *parts[4] = { 0 }, *all = NULL;
+	REQUIRE(n_parts <= 4);
+	uint32_t row = 0;
+	for (uint32_t i = 0; i < n_parts; row += part_n[i], i++)
+		REQUIRE(npu_gemm_weights_create(ctx, type, part_n[i], k, b + (size_t)row * k * ib, k,
+						&parts[i], &err) == 0);
+	CHECKF(npu_gemm_weights_concat(ctx, (const npu_gemm_weights *const *)parts, n_parts, &all,
+				       &err) == 0, "%s", err.msg);
+	memset(c, 0x5a, (size_t)m * n * ob);
+	int ret = all ? npu_gemm_run(ctx, all, m, a, k, c, n, &err) : -1;
+	CHECKF(ret == 0, "%s", err.msg);
+	CHECKF(ret || gemm_ref_check(type, m, k, n, a, b, c) == 0, "%s concat of %u parts, K=%u",
+	       npu_gemm_type_name(type), n_parts, k);
+	/* the last part alone, still resident */
+	row = n - part_n[n_parts - 1];
+	ret = npu_gemm_run(ctx, parts[n_parts - 1], m, a, k, c, part_n[n_parts - 1], &err);
+	CHECKF(ret == 0 && gemm_ref_check(type, m, k, part_n[n_parts - 1], a,
+					  b + (size_t)row * k * ib, c) == 0, "last part after concat");
+	npu_gemm_weights_destroy(all);
+	for (uint32_t i = 0; i < n_parts; i++)
+		npu_gemm_weights_destroy(parts[i]);
+	free(a);
+	free(b);
+	free(c);
+}
+
+static void test_concat(void)
+{
+	npu_device *devs[3];
+	const unsigned ndev = open_devs(3, devs);
+	npu_gemm_ctx *ctx = NULL;
+	rb_err err = { 0 };
+	REQUIRE(npu_gemm_ctx_create(devs, ndev, &ctx, &err) == 0);
+	static const uint32_t odd[] = { 100, 37, 70 }, qkv[] = { 1536, 256, 256 };
+	check_concat(ctx, NPU_GEMM_I8_I32, 9, 300, odd, 3, 80);
+	check_concat(ctx, NPU_GEMM_I8_I32, 5, 4100, odd, 2, 81); /* two K slices */
+	check_concat(ctx, NPU_GEMM_F16_F32, 7, 90, odd, 3, 82);
+	check_concat(ctx, NPU_GEMM_I8_I32, rb_test_quick() ? 4 : 64, 1536, qkv, 3, 83);
+	/* parts that do not fit together */
+	int8_t b8[64 * 64] = { 0 };
+	rb_f16 b16[64 * 64] = { 0 };
+	npu_gemm_weights *w[3] = { 0 }, *all = NULL;
+	REQUIRE(npu_gemm_weights_create(ctx, NPU_GEMM_I8_I32, 64, 64, b8, 64, &w[0], &err) == 0);
+	REQUIRE(npu_gemm_weights_create(ctx, NPU_GEMM_I8_I32, 64, 32, b8, 32, &w[1], &err) == 0);
+	REQUIRE(npu_gemm_weights_create(ctx, NPU_GEMM_F16_F32, 64, 64, b16, 64, &w[2], &err) == 0);
+	const npu_gemm_weights *pair[2] = { w[0], w[1] };
+	CHECK_EQ_INT(npu_gemm_weights_concat(ctx, pair, 2, &all, &err), RB_E_INVALID);
+	CHECK(strstr(err.msg, "part 1") != NULL);
+	pair[1] = w[2];
+	CHECK_EQ_INT(npu_gemm_weights_concat(ctx, pair, 2, &all, &err), RB_E_INVALID);
+	CHECK_EQ_INT(npu_gemm_weights_concat(ctx, pair, 0, &all, &err), RB_E_INVALID);
+	CHECK(all == NULL);
+	for (int i = 0; i < 3; i++)
+		npu_gemm_weights_destroy(w[i]);
+	npu_gemm_ctx_destroy(ctx);
+	close_devs(ndev, devs);
+}
+
 int main(int argc, char **argv)
 {
 	use_open = argc > 1 && strcmp(argv[1], "open") == 0;
@@ -484,6 +558,7 @@ int main(int argc, char **argv)
 	test_unaligned();
 	test_output_stage();
 	test_steps();
+	test_concat();
 	test_bad_input();
 	return rb_test_finish();
 }

@@ -7,6 +7,7 @@
  *   - a task that completes with wrong data (only the spot check shows it),
  *   - every task hanging: the backend gives up on the NPU after
  *     max_failures,
+ *   - the first two for a shared-input group (q | k | v in one call),
  * and with bad input: activations that are not finite, no device, bad
  * parameters, bad calls. Every answer must be the fallback's, bit for bit. */
 #include <errno.h>
@@ -245,6 +246,63 @@ static void test_give_up(env *e)
 	rb_npu_backend_destroy(npu);
 }
 
+/* A shared-input group (q | k | v as one NPU call) on a misbehaving NPU:
+ * every member's answer is its fallback's, and the group keeps working
+ * once the device does. */
+static void test_group(env *e)
+{
+	rb_matmul_backend *npu = make_npu(e, true, 3);
+	npb_weight k, v;
+	npb_weight_make(&k, RB_TYPE_Q6_K, e->K, 33, 21);
+	npb_weight_make(&v, RB_TYPE_Q8_0, e->K, 40, 22);
+	rb_weight w[3] = {e->nw.w, k.w, v.w};
+	rb_weight *ws[3] = {&w[0], &w[1], &w[2]};
+	const int64_t n_out[3] = {e->N, 33, 40};
+	float *cpu[3], *got[3];
+	rb_err err = {0};
+	for (int i = 0; i < 3; i++) {
+		cpu[i] = malloc((size_t)e->n * (size_t)n_out[i] * sizeof(float));
+		got[i] = malloc((size_t)e->n * (size_t)n_out[i] * sizeof(float));
+		REQUIRE(cpu[i] && got[i]);
+		rb_weight wc = *ws[i];
+		REQUIRE(rb_weight_bind(&wc, e->cpu, &err) == RB_OK);
+		CHECK_EQ_INT(rb_matmul(&wc, e->n, e->x, e->K, cpu[i], n_out[i], &err), RB_OK);
+		rb_weight_unbind(&wc);
+		REQUIRE(rb_weight_bind(ws[i], npu, &err) == RB_OK);
+	}
+	REQUIRE(rb_weights_share_input(ws, 3, &err) == RB_OK);
+	CHECK_EQ_INT(stats(npu).shared_groups, 1);
+	const rb_weight *cws[3] = {&w[0], &w[1], &w[2]};
+	const enum fault faults[2] = {FAULT_HANG, FAULT_CORRUPT};
+	for (int f = 0; f < 2; f++) {
+		arm(faults[f], 1);
+		const int hits = g.hits;
+		CHECK_EQ_INT(rb_matmul_shared(cws, 3, e->n, e->x, e->K, got, n_out, &err), RB_OK);
+		CHECK_EQ_INT(g.hits, hits + 1);
+		for (int i = 0; i < 3; i++)
+			CHECKF(!memcmp(got[i], cpu[i], (size_t)e->n * (size_t)n_out[i] * sizeof(float)),
+			       "fault %d: member %d is not the fallback's answer", f, i);
+	}
+	rb_npu_backend_stats s = stats(npu);
+	CHECK_EQ_INT(s.npu_errors, 1);
+	CHECK_EQ_INT(s.verify_failures, 1);
+	CHECK_EQ_INT(s.fallback_calls, 6);
+	arm(FAULT_NONE, 0);
+	CHECK_EQ_INT(rb_matmul_shared(cws, 3, e->n, e->x, e->K, got, n_out, &err), RB_OK);
+	s = stats(npu);
+	CHECK_EQ_INT(s.fallback_calls, 6);
+	CHECK_EQ_INT(s.npu_calls, 3);
+	CHECK(!memcmp(got[0], e->y_npu, (size_t)e->n * (size_t)e->N * sizeof(float)));
+	for (int i = 0; i < 3; i++) {
+		rb_weight_unbind(ws[i]);
+		free(cpu[i]);
+		free(got[i]);
+	}
+	npb_weight_free(&k);
+	npb_weight_free(&v);
+	rb_npu_backend_destroy(npu);
+}
+
 static void test_bad_input(env *e)
 {
 	rb_err err = {0};
@@ -339,6 +397,7 @@ int main(void)
 	test_hang_and_corrupt(&e);
 	test_corrupt_unverified(&e);
 	test_give_up(&e);
+	test_group(&e);
 	test_bad_input(&e);
 
 	for (int i = 0; i < 3; i++)

@@ -96,6 +96,8 @@ int gemm_emit_core(const npu_gemm_plan *p, uint32_t core, uint64_t *entries, uin
 /* Pack the core's N-slice of B (row-major n x k, stride ldb) into `dst`
  * (layout.core[core].w_bytes, zero padding included). */
 void gemm_pack_weights(const gemm_layout *l, uint32_t core, const void *b, size_t ldb, void *dst);
+/* The reverse: the core's N-slice of B back into rows of b (stride ldb). */
+void gemm_unpack_weights(const gemm_layout *l, uint32_t core, const void *src, void *b, size_t ldb);
 /* Pack A (m x k, stride lda) into the per-core A buffer (plan.core[].a_bytes);
  * the _rows variant packs padded rows [row_begin, row_end) only. */
 void gemm_pack_a(const npu_gemm_plan *p, const void *a, size_t lda, void *dst);

@@ -43,6 +43,32 @@ void gemm_pack_weights(const gemm_layout *l, uint32_t core, const void *b, size_
 				   (uint8_t *)dst + gemm_weight_block_offset(l, core, s, ch));
 }
 
+/* pack_block backwards: the real kernels and channels of one block into B. */
+static void unpack_block(const gemm_layout *l, const uint8_t *src, uint32_t n0, uint32_t n,
+			 uint32_t k0, uint32_t k, void *b, size_t ldb)
+{
+	const uint32_t g = l->group, bpe = l->bpe;
+	for (uint32_t j = 0; j < n && n0 + j < l->n; j++) {
+		uint8_t *row = (uint8_t *)b + (size_t)(n0 + j) * ldb * bpe;
+		const uint8_t *kernel = src + ((size_t)(j / g) * g * k + (size_t)(j % g) * 32) * bpe;
+		for (uint32_t c = 0; c < k && k0 + c < l->k; c += 32) {
+			const uint32_t len = l->k - (k0 + c) < 32 ? l->k - (k0 + c) : 32;
+			memcpy(row + (size_t)(k0 + c) * bpe, kernel + (size_t)c * g * bpe,
+			       (size_t)len * bpe);
+		}
+	}
+}
+
+void gemm_unpack_weights(const gemm_layout *l, uint32_t core, const void *src, void *b, size_t ldb)
+{
+	for (uint32_t s = 0; s < l->k_slices; s++)
+		for (uint32_t ch = 0; ch < l->core[core].chunks; ch++)
+			unpack_block(l, (const uint8_t *)src + gemm_weight_block_offset(l, core, s, ch),
+				     l->core[core].n0 + ch * l->core[core].chunk,
+				     gemm_chunk_n(l, core, ch), s * l->k_slice, gemm_slice_k(l, s), b,
+				     ldb);
+}
+
 /* Row `row` of A (k elements of bpe bytes at src, or NULL: a padding row)
  * into its atoms, `stride` bytes apart, `atoms` of them: whole atoms as
  * fixed 16-byte copies, the last partial one and the atoms past K zeroed. */

@@ -204,6 +204,46 @@ int npu_gemm_weights_create(npu_gemm_ctx *ctx, npu_gemm_type type, uint32_t n, u
 	return 0;
 }
 
+int npu_gemm_weights_concat(npu_gemm_ctx *ctx, const npu_gemm_weights *const *parts,
+			    uint32_t n_parts, npu_gemm_weights **out, rb_err *err)
+{
+	*out = NULL;
+	if (!ctx || !parts || n_parts == 0)
+		return rb_err_set(err, RB_E_INVALID, "npu_gemm_weights_concat: nothing to concatenate");
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < n_parts; i++) {
+		const npu_gemm_weights *p = parts[i];
+		if (!p || p->ctx != ctx || p->layout.type != parts[0]->layout.type ||
+		    p->layout.k != parts[0]->layout.k)
+			return rb_err_set(err, RB_E_INVALID, "npu_gemm_weights_concat: part %u is %s", i,
+					  !p ? "NULL" : p->ctx != ctx ? "of another context"
+					  : "of another type or K");
+		n += p->layout.n;
+	}
+	const uint32_t k = parts[0]->layout.k;
+	const unsigned bpe = parts[0]->layout.bpe;
+	if (n > NPU_GEMM_MAX_N)
+		return rb_err_set(err, RB_E_INVALID, "npu_gemm_weights_concat: %llu rows (most %u)",
+				  (unsigned long long)n, NPU_GEMM_MAX_N);
+	/* The parts' rows read back from their (CPU-mapped) buffers: the NPU
+	 * only reads weights, so no cache maintenance is needed. */
+	uint8_t *b = malloc((size_t)n * k * bpe);
+	if (!b)
+		return rb_err_set(err, RB_E_NOMEM, "npu_gemm_weights_concat: out of memory for %llu "
+				  "x %u", (unsigned long long)n, k);
+	size_t row = 0;
+	for (uint32_t i = 0; i < n_parts; i++) {
+		const npu_gemm_weights *p = parts[i];
+		for (uint32_t c = 0; c < p->layout.cores; c++)
+			gemm_unpack_weights(&p->layout, c, p->w[c].map, b + row * k * bpe, k);
+		row += p->layout.n;
+	}
+	const int ret = npu_gemm_weights_create(ctx, parts[0]->layout.type, (uint32_t)n, k, b, k,
+						out, err);
+	free(b);
+	return ret;
+}
+
 /* Make `bo` at least `need` bytes (contents not kept). */
 static int ensure_bo(npu_device *dev, npu_bo *bo, uint64_t need)
 {

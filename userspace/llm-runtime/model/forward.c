@@ -68,6 +68,30 @@ static int mm(rb_session *s, const struct rb_mweight *cmw, int64_t n, const floa
 	return rb_matmul(&mw->fb, n, x, ldx, y, ldy, err);
 }
 
+/* ys[i] = W_i x for weights that read the same x (q, k, v; gate, up): one
+ * backend call when their backend offers it (rb_matmul_shared), else (or
+ * when one of them moved to the fallback, or that call failed) one mm()
+ * each. */
+static int mm_shared(rb_session *s, const struct rb_mweight *const *mws, int n_w, int64_t n,
+		     const float *x, int64_t ldx, float *const *ys, const int64_t *ldys,
+		     rb_err *err)
+{
+	const rb_weight *ws[RB_SHARED_MAX];
+	bool moved = false;
+	for (int i = 0; i < n_w; i++) {
+		ws[i] = &mws[i]->w;
+		moved |= atomic_load_explicit(&mws[i]->fb_bound, memory_order_acquire);
+	}
+	if (!moved && rb_matmul_shared(ws, n_w, n, x, ldx, ys, ldys, err) == RB_OK)
+		return RB_OK;
+	for (int i = 0; i < n_w; i++) {
+		const int rc = mm(s, mws[i], n, x, ldx, ys[i], ldys[i], err);
+		if (rc != RB_OK)
+			return rc;
+	}
+	return RB_OK;
+}
+
 /* ---- element-wise stages -------------------------------------------------- */
 
 struct norm_task {
@@ -270,9 +294,10 @@ static int layer_forward(rb_session *s, int64_t il, int64_t n, rb_err *err)
 
 	/* attention block; the previous layer's FFN output is added here */
 	norm(s, s->x, il ? s->xb : NULL, s->xb, ly->attn_norm, n);
-	if ((rc = mm(s, &ly->wq, n, s->xb, e, s->q, e, err)) ||
-	    (rc = mm(s, &ly->wk, n, s->xb, e, s->k, kv, err)) ||
-	    (rc = mm(s, &ly->wv, n, s->xb, e, s->v, kv, err)))
+	const struct rb_mweight *qkv[3] = {&ly->wq, &ly->wk, &ly->wv};
+	float *const qkv_y[3] = {s->q, s->k, s->v};
+	const int64_t qkv_ld[3] = {e, kv, kv};
+	if ((rc = mm_shared(s, qkv, 3, n, s->xb, e, qkv_y, qkv_ld, err)))
 		return rc;
 	struct qkv_task qt = {s, ly, il, n};
 	run(s, qkv_rows, &qt, n);
@@ -283,8 +308,10 @@ static int layer_forward(rb_session *s, int64_t il, int64_t n, rb_err *err)
 
 	/* feed-forward block */
 	norm(s, s->x, s->xb, s->xb, ly->ffn_norm, n);
-	if ((rc = mm(s, &ly->w_gate, n, s->xb, e, s->hb, ff, err)) ||
-	    (rc = mm(s, &ly->w_up, n, s->xb, e, s->hb2, ff, err)))
+	const struct rb_mweight *gate_up[2] = {&ly->w_gate, &ly->w_up};
+	float *const gate_up_y[2] = {s->hb, s->hb2};
+	const int64_t gate_up_ld[2] = {ff, ff};
+	if ((rc = mm_shared(s, gate_up, 2, n, s->xb, e, gate_up_y, gate_up_ld, err)))
 		return rc;
 	struct swiglu_task st = {s, n};
 	run(s, swiglu_rows, &st, n * ff >= 4096 ? 2 : 1);

@@ -424,6 +424,23 @@ static int bind_weights(struct loader *L)
 	return RB_OK;
 }
 
+/* Weights that always read the same activations (each layer's q, k, v and
+ * gate, up): their backend may run each set as one call (rb_matmul_shared). */
+static int share_inputs(rb_model *m, rb_err *err)
+{
+	for (int64_t il = 0; il < m->hp.n_layer; il++) {
+		struct rb_layer *ly = &m->layers[il];
+		rb_weight *qkv[3] = {&ly->wq.w, &ly->wk.w, &ly->wv.w};
+		rb_weight *ffn[2] = {&ly->w_gate.w, &ly->w_up.w};
+		int rc = rb_weights_share_input(qkv, 3, err);
+		if (rc == RB_OK)
+			rc = rb_weights_share_input(ffn, 2, err);
+		if (rc != RB_OK)
+			return rb_err_wrap(err, "layer %lld", (long long)il);
+	}
+	return RB_OK;
+}
+
 static void count_tensors(rb_model *m)
 {
 	for (uint64_t i = 0; i < m->g->n_tensors; i++) {
@@ -521,7 +538,7 @@ int rb_model_load_gguf(rb_gguf *g, const rb_model_params *p, rb_model **out, rb_
 		rb_gguf_prefault(g, prefault_progress, &L);
 		L.progress_base = g->size;
 	}
-	if ((rc = bind_weights(&L)))
+	if ((rc = bind_weights(&L)) || (rc = share_inputs(m, err)))
 		goto fail;
 	*out = m;
 	return RB_OK;

@@ -114,6 +114,8 @@ rb_matmul_backend *rb_npu_backend_create(const rb_npu_backend_params *p, rb_err 
 		.prepare = npu_backend_prepare,
 		.release = npu_backend_release,
 		.matmul = npu_backend_matmul,
+		.share_input = npu_backend_share_input,
+		.matmul_shared = npu_backend_matmul_shared,
 	};
 	nb->p = *p;
 	nb->k = npu_act_best();
@@ -215,6 +217,8 @@ void rb_npu_backend_reset_stats(rb_matmul_backend *b)
 	memset(&nb->st, 0, sizeof(nb->st));
 	nb->st.weights_npu = keep.weights_npu;
 	nb->st.weights_cpu_only = keep.weights_cpu_only;
+	nb->st.weights_shared = keep.weights_shared;
+	nb->st.shared_groups = keep.shared_groups;
 	nb->st.npu_weight_bytes = keep.npu_weight_bytes;
 	nb->st.t_prepare = keep.t_prepare;
 	sim_totals(nb, &nb->sim_base);
@@ -236,16 +240,18 @@ void rb_npu_backend_print_stats(const rb_matmul_backend *b, FILE *f)
 		: nb->p.act_residual ? "int8 weights, activations in two int8 passes"
 				     : "int8 weights",
 		(long long)nb->p.min_tokens, s.npu_disabled ? ", DISABLED after failures" : "");
-	fprintf(f, "npu: weights: %llu on the NPU (%.1f MiB), %llu on the fallback only; "
-		"prepared in %.2f s\n", (unsigned long long)s.weights_npu,
-		(double)s.npu_weight_bytes / (1024.0 * 1024.0), (unsigned long long)s.weights_cpu_only,
-		s.t_prepare);
-	fprintf(f, "npu: calls %llu (%llu tokens): NPU %llu (%llu tokens, %.2f GMAC), "
+	fprintf(f, "npu: weights: %llu on the NPU (%.1f MiB; %llu of them as %llu shared-input "
+		"groups), %llu on the fallback only; prepared in %.2f s\n",
+		(unsigned long long)s.weights_npu, (double)s.npu_weight_bytes / (1024.0 * 1024.0),
+		(unsigned long long)s.weights_shared, (unsigned long long)s.shared_groups,
+		(unsigned long long)s.weights_cpu_only, s.t_prepare);
+	fprintf(f, "npu: calls %llu (%llu tokens): NPU %llu (%llu tokens, %.2f GMAC, %llu NPU jobs), "
 		"below min tokens %llu, fell back %llu (errors %llu, spot-check failures %llu, "
 		"range %llu)\n",
 		(unsigned long long)s.calls, (unsigned long long)s.tokens,
 		(unsigned long long)s.npu_calls, (unsigned long long)s.npu_tokens,
-		(double)s.npu_macs * 1e-9, (unsigned long long)s.small_calls,
+		(double)s.npu_macs * 1e-9, (unsigned long long)s.npu_jobs,
+		(unsigned long long)s.small_calls,
 		(unsigned long long)s.fallback_calls, (unsigned long long)s.npu_errors,
 		(unsigned long long)s.verify_failures, (unsigned long long)s.range_fallbacks);
 	const double npu_side = s.t_quantize + s.t_gemm + s.t_verify;
@@ -258,9 +264,10 @@ void rb_npu_backend_print_stats(const rb_matmul_backend *b, FILE *f)
 		"unpack C (int8: and scale) %.3f s\n", s.t_gemm, s.t_pack, s.t_submit,
 		s.sim ? "simulator (host time, not NPU time)" : "device", s.t_wait, s.t_unpack);
 	const double cpu_side = s.t_quantize + s.t_pack + s.t_submit + s.t_unpack + s.t_verify;
-	if (s.npu_calls)
-		fprintf(f, "npu: CPU side of the NPU calls %.3f s (%.1f us per call): quantize + pack "
-			"+ submit + unpack + spot checks\n", cpu_side, cpu_side * 1e6 / (double)s.npu_calls);
+	if (s.npu_jobs)
+		fprintf(f, "npu: CPU side of the NPU calls %.3f s (%.1f us per NPU job): quantize + "
+			"pack + submit + unpack + spot checks\n", cpu_side,
+			cpu_side * 1e6 / (double)s.npu_jobs);
 	if (s.plan_clock_hz > 0)
 		fprintf(f, "npu: cycle model of the plans run: %.3f Mcycles = %.3f s at %.0f MHz "
 			"(busiest context per call)\n", (double)s.plan_cycles * 1e-6,

@@ -14,9 +14,14 @@
  * quantized the same way (d_r, a_r) into the input buffer, and an output
  * stage that adds (float)acc_r * (d_r d_w) to y.
  * fp16 replaces 1 by a conversion to fp16 (through a row per thread) and
- * the output stage writes the f32 results as they are. */
+ * the output stage writes the f32 results as they are.
+ *
+ * Weights given to share_input together (q, k, v) are one resident weight
+ * (npu_group): matmul_shared runs them as one such call whose output stage
+ * writes each member's columns into its own y. */
 #include <float.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,13 +149,13 @@ static rb_threadpool *pool_for(const npu_backend *nb, int64_t elements)
 /* One pass: begin the call, quantize (or convert) the activations into the
  * NPU's input buffer, finish the call through the output stage `out`,
  * spot-check it. Timed by phase. */
-static enum npu_outcome npu_pass(npu_backend *nb, const rb_weight *w, const npu_weight *nw,
-				 int64_t m, const float *x, int64_t ldx, int pass,
-				 const npu_gemm_output *out, rb_err *err)
+static enum npu_outcome npu_pass(npu_backend *nb, const npu_target *tg, int64_t m,
+				 const float *x, int64_t ldx, int pass, const npu_gemm_output *out,
+				 rb_err *err)
 {
-	const int64_t K = w->n_in, N = w->n_out;
+	const int64_t K = tg->K, N = tg->N;
 	double t = npu_now();
-	if (npu_gemm_begin(nb->gctx, nw->gw, (uint32_t)m, err) != 0) {
+	if (npu_gemm_begin(nb->gctx, tg->gw, (uint32_t)m, err) != 0) {
 		nb->st.t_gemm += npu_now() - t;
 		return NPU_FAIL_DEVICE;
 	}
@@ -178,6 +183,7 @@ static enum npu_outcome npu_pass(npu_backend *nb, const rb_weight *w, const npu_
 	nb->st.t_submit += tm.submit;
 	nb->st.t_wait += tm.wait;
 	nb->st.t_unpack += tm.unpack;
+	nb->st.npu_jobs++;
 	if (rc != 0)
 		return NPU_FAIL_DEVICE;
 	npu_gemm_plan_summary ps;
@@ -186,7 +192,7 @@ static enum npu_outcome npu_pass(npu_backend *nb, const rb_weight *w, const npu_
 	nb->st.plan_clock_hz = ps.clock_hz;
 	if (nb->p.verify) {
 		t = npu_now();
-		rc = npu_verify(nb, w, nw, m, out, err);
+		rc = npu_verify(nb, tg, m, out, err);
 		nb->st.t_verify += npu_now() - t;
 		if (rc != RB_OK)
 			return NPU_FAIL_VERIFY;
@@ -194,44 +200,54 @@ static enum npu_outcome npu_pass(npu_backend *nb, const rb_weight *w, const npu_
 	return NPU_DONE;
 }
 
-static enum npu_outcome npu_rows(npu_backend *nb, const rb_weight *w, const npu_weight *nw,
-				 int64_t m, const float *x, int64_t ldx, float *y, int64_t ldy,
-				 rb_err *err)
+/* Tokens [t0, t0 + m) of a call: one pass, or two with act_residual. */
+static enum npu_outcome npu_rows(npu_backend *nb, const npu_target *tg, int64_t t0, int64_t m,
+				 const float *x, int64_t ldx, rb_err *err)
 {
 	const bool int8 = nb->p.format == RB_NPU_WEIGHTS_INT8;
 	const int passes = int8 && nb->p.act_residual ? 2 : 1;
-	if (grow_scratch(nb, m, w->n_in, passes, err) != RB_OK)
+	if (grow_scratch(nb, m, tg->K, passes, err) != RB_OK)
 		return NPU_FAIL_DEVICE;
-	/* int8: the output stage scales the sums into y (fp16: floats as they are) */
-	const npu_gemm_segment seg = {.n = (uint32_t)w->n_out, .c = y, .ldc = (size_t)ldy};
-	npu_gemm_output out = {.seg = &seg, .n_seg = 1};
+	/* each member's columns into its rows t0.. (int8: scaled by the output
+	 * stage; fp16: floats as they are) */
+	npu_gemm_segment seg[RB_SHARED_MAX];
+	for (int i = 0; i < tg->n; i++)
+		seg[i] = (npu_gemm_segment){
+			.n = (uint32_t)tg->member[i]->fb.n_out,
+			.c = tg->y[i] ? tg->y[i] + t0 * tg->ldy[i] : NULL,
+			.ldc = tg->y[i] ? (size_t)tg->ldy[i] : 0,
+		};
+	npu_gemm_output out = {.seg = seg, .n_seg = (uint32_t)tg->n};
 	if (int8) {
 		out.row_scale = nb->act_scale;
-		out.col_scale = nw->scale;
+		out.col_scale = tg->scale;
 	}
-	enum npu_outcome o = npu_pass(nb, w, nw, m, x, ldx, int8 ? 0 : -1, &out, err);
+	x += t0 * ldx;
+	enum npu_outcome o = npu_pass(nb, tg, m, x, ldx, int8 ? 0 : -1, &out, err);
 	if (o == NPU_DONE && passes > 1) {
 		out.row_scale = nb->act_scale + m;
 		out.accumulate = true;
-		o = npu_pass(nb, w, nw, m, x, ldx, 1, &out, err);
+		o = npu_pass(nb, tg, m, x, ldx, 1, &out, err);
 	}
 	return o;
 }
 
-static enum npu_outcome npu_call(npu_backend *nb, const rb_weight *w, const npu_weight *nw,
-				 int64_t n, const float *x, int64_t ldx, float *y, int64_t ldy,
-				 rb_err *err)
+static enum npu_outcome npu_call(npu_backend *nb, const npu_target *tg, int64_t n,
+				 const float *x, int64_t ldx, rb_err *err)
 {
 	for (int64_t t0 = 0; t0 < n; t0 += NPU_GEMM_MAX_M) {
 		const int64_t m = n - t0 < NPU_GEMM_MAX_M ? n - t0 : NPU_GEMM_MAX_M;
-		const enum npu_outcome o = npu_rows(nb, w, nw, m, x + t0 * ldx, ldx, y + t0 * ldy,
-						    ldy, err);
+		const enum npu_outcome o = npu_rows(nb, tg, t0, m, x, ldx, err);
 		if (o != NPU_DONE)
 			return o;
 	}
-	nb->st.npu_calls++;
-	nb->st.npu_tokens += (uint64_t)n;
-	nb->st.npu_macs += (uint64_t)n * (uint64_t)w->n_in * (uint64_t)w->n_out;
+	for (int i = 0; i < tg->n; i++)
+		if (tg->y[i]) {
+			const rb_weight *w = &tg->member[i]->fb;
+			nb->st.npu_calls++;
+			nb->st.npu_tokens += (uint64_t)n;
+			nb->st.npu_macs += (uint64_t)n * (uint64_t)w->n_in * (uint64_t)w->n_out;
+		}
 	return NPU_DONE;
 }
 
@@ -246,11 +262,16 @@ static int run_fallback(npu_backend *nb, const npu_weight *nw, int64_t n, const 
 
 /* Book-keeping of a call the NPU could not answer; the caller then runs it
  * on the fallback. */
-static void note_failure(npu_backend *nb, const rb_weight *w, int64_t n, enum npu_outcome o,
+static void note_failure(npu_backend *nb, const npu_target *tg, int64_t n, enum npu_outcome o,
 			 const rb_err *why)
 {
-	const char *name = w->name ? w->name : "weight";
-	nb->st.fallback_calls++;
+	char name[160];
+	int len = 0;
+	for (int i = 0; i < tg->n && len < (int)sizeof(name); i++) {
+		const rb_weight *w = &tg->member[i]->fb;
+		len += snprintf(name + len, sizeof(name) - (size_t)len, "%s%s", i ? " | " : "",
+				w->name ? w->name : "weight");
+	}
 	if (o == NPU_FAIL_RANGE) {
 		nb->st.range_fallbacks++;
 		npu_warn(nb, "%s, %lld tokens: %s; this call runs on %s", name, (long long)n,
@@ -262,8 +283,7 @@ static void note_failure(npu_backend *nb, const rb_weight *w, int64_t n, enum np
 	else
 		nb->st.npu_errors++;
 	npu_warn(nb, "%s [%lld x %lld], %lld tokens: %s; this call runs on %s", name,
-		 (long long)w->n_out, (long long)w->n_in, (long long)n, why->msg,
-		 nb->p.fallback->name);
+		 (long long)tg->N, (long long)tg->K, (long long)n, why->msg, nb->p.fallback->name);
 	nb->consecutive_failures++;
 	if (nb->p.max_failures && nb->consecutive_failures >= nb->p.max_failures && !nb->disabled) {
 		nb->disabled = true;
@@ -273,10 +293,86 @@ static void note_failure(npu_backend *nb, const rb_weight *w, int64_t n, enum np
 	}
 }
 
-int npu_backend_matmul(void *ctx, const rb_weight *w, int64_t n, const float *x, int64_t ldx,
-		       float *y, int64_t ldy, rb_err *err)
+/* The NPU call for nw alone: its own weight, or its group with the other
+ * members' columns dropped. False when it is not on the NPU. */
+static bool target_of(const npu_weight *nw, float *y, int64_t ldy, npu_target *tg)
 {
-	npu_backend *nb = ctx;
+	memset(tg, 0, sizeof(*tg));
+	tg->K = nw->fb.n_in;
+	if (nw->gw) {
+		tg->gw = nw->gw;
+		tg->scale = nw->scale;
+		tg->N = nw->fb.n_out;
+		tg->n = 1;
+		tg->member[0] = nw;
+		tg->y[0] = y;
+		tg->ldy[0] = ldy;
+		return true;
+	}
+	const npu_group *g = nw->group;
+	if (!g)
+		return false;
+	tg->gw = g->gw;
+	tg->scale = g->scale;
+	tg->N = g->n_out;
+	tg->n = g->n;
+	for (int i = 0; i < g->n; i++) {
+		tg->member[i] = g->member[i];
+		if (g->member[i] == nw) {
+			tg->y[i] = y;
+			tg->ldy[i] = ldy;
+		}
+	}
+	return true;
+}
+
+/* Run tg on the NPU (fallback for every member asked when it cannot). */
+static int run_target(npu_backend *nb, const npu_target *tg, int64_t n, const float *x,
+		      int64_t ldx, rb_err *err)
+{
+	rb_err why = {0};
+	const enum npu_outcome o = nb->disabled ? NPU_FAIL_DEVICE : npu_call(nb, tg, n, x, ldx, &why);
+	if (o == NPU_DONE) {
+		nb->consecutive_failures = 0;
+		return RB_OK;
+	}
+	if (!nb->disabled)
+		note_failure(nb, tg, n, o, &why);
+	for (int i = 0; i < tg->n; i++) {
+		if (!tg->y[i])
+			continue;
+		nb->st.fallback_calls++;
+		const int rc = run_fallback(nb, tg->member[i], n, x, ldx, tg->y[i], tg->ldy[i], err);
+		if (rc != RB_OK)
+			return why.msg[0] ? rb_err_wrap(err, "%s: the fallback failed too after '%s'",
+							tg->member[i]->fb.name ? tg->member[i]->fb.name
+									       : "weight", why.msg)
+					  : rc;
+	}
+	return RB_OK;
+}
+
+/* One weight, the lock held. */
+static int matmul_one(npu_backend *nb, const npu_weight *nw, int64_t n, const float *x,
+		      int64_t ldx, float *y, int64_t ldy, rb_err *err)
+{
+	nb->st.calls++;
+	nb->st.tokens += (uint64_t)n;
+	npu_target tg;
+	if (n < nb->p.min_tokens) {
+		nb->st.small_calls++;
+		return run_fallback(nb, nw, n, x, ldx, y, ldy, err);
+	}
+	if (!target_of(nw, y, ldy, &tg)) {
+		nb->st.fallback_calls++;
+		return run_fallback(nb, nw, n, x, ldx, y, ldy, err);
+	}
+	return run_target(nb, &tg, n, x, ldx, err);
+}
+
+static int bad_call(const rb_weight *w, int64_t n, const float *x, int64_t ldx, const float *y,
+		    int64_t ldy, rb_err *err)
+{
 	const npu_weight *nw = w->packed;
 	if (!nw || n < 0 || (n > 0 && (!x || !y)) || ldx < w->n_in || ldy < w->n_out)
 		return rb_err_set(err, RB_E_INVALID,
@@ -284,31 +380,66 @@ int npu_backend_matmul(void *ctx, const rb_weight *w, int64_t n, const float *x,
 				  "%lld, ldy %lld for n_out %lld)", w->name ? w->name : "weight",
 				  nw ? "bound" : "not bound", (long long)n, (long long)ldx,
 				  (long long)w->n_in, (long long)ldy, (long long)w->n_out);
+	return RB_OK;
+}
+
+int npu_backend_matmul(void *ctx, const rb_weight *w, int64_t n, const float *x, int64_t ldx,
+		       float *y, int64_t ldy, rb_err *err)
+{
+	npu_backend *nb = ctx;
+	const int rc = bad_call(w, n, x, ldx, y, ldy, err);
+	if (rc != RB_OK || n == 0)
+		return rc;
+	pthread_mutex_lock(&nb->lock);
+	const int ret = matmul_one(nb, w->packed, n, x, ldx, y, ldy, err);
+	pthread_mutex_unlock(&nb->lock);
+	return ret;
+}
+
+int npu_backend_matmul_shared(void *ctx, const rb_weight *const *ws, int nws, int64_t n,
+			      const float *x, int64_t ldx, float *const *ys, const int64_t *ldys,
+			      rb_err *err)
+{
+	npu_backend *nb = ctx;
+	if (nws < 1 || nws > RB_SHARED_MAX)
+		return rb_err_set(err, RB_E_INVALID, "npu matmul_shared: %d weights (1..%d)", nws,
+				  RB_SHARED_MAX);
+	for (int i = 0; i < nws; i++) {
+		const int rc = bad_call(ws[i], n, x, ldx, ys[i], ldys[i], err);
+		if (rc != RB_OK)
+			return rc;
+		if (ws[i]->n_in != ws[0]->n_in)
+			return rb_err_set(err, RB_E_INVALID, "npu matmul_shared: %s takes %lld inputs, "
+					  "%s %lld", ws[i]->name ? ws[i]->name : "weight",
+					  (long long)ws[i]->n_in, ws[0]->name ? ws[0]->name : "weight",
+					  (long long)ws[0]->n_in);
+	}
 	if (n == 0)
 		return RB_OK;
+	/* One NPU call when every weight asked is a member of the same group
+	 * (the members not asked are computed and dropped). */
+	const npu_group *g = ((const npu_weight *)ws[0]->packed)->group;
+	npu_target tg;
+	bool one = g && n >= nb->p.min_tokens && target_of(ws[0]->packed, ys[0], ldys[0], &tg);
+	for (int i = 1; i < nws && one; i++) {
+		const npu_weight *nw = ws[i]->packed;
+		one = nw->group == g;
+		for (int j = 0; j < g->n && one; j++)
+			if (g->member[j] == nw) {
+				one = tg.y[j] == NULL; /* each member once */
+				tg.y[j] = ys[i];
+				tg.ldy[j] = ldys[i];
+			}
+	}
 	pthread_mutex_lock(&nb->lock);
-	nb->st.calls++;
-	nb->st.tokens += (uint64_t)n;
-	int rc;
-	if (n < nb->p.min_tokens) {
-		nb->st.small_calls++;
-		rc = run_fallback(nb, nw, n, x, ldx, y, ldy, err);
-	} else if (!nw->gw || nb->disabled) {
-		nb->st.fallback_calls++;
-		rc = run_fallback(nb, nw, n, x, ldx, y, ldy, err);
+	int rc = RB_OK;
+	if (one) {
+		nb->st.calls += (uint64_t)nws;
+		nb->st.tokens += (uint64_t)nws * (uint64_t)n;
+		rc = run_target(nb, &tg, n, x, ldx, err);
 	} else {
-		rb_err why = {0};
-		const enum npu_outcome o = npu_call(nb, w, nw, n, x, ldx, y, ldy, &why);
-		if (o == NPU_DONE) {
-			nb->consecutive_failures = 0;
-			rc = RB_OK;
-		} else {
-			note_failure(nb, w, n, o, &why);
-			rc = run_fallback(nb, nw, n, x, ldx, y, ldy, err);
-			if (rc != RB_OK)
-				rb_err_wrap(err, "%s: the fallback failed too after '%s'",
-					    w->name ? w->name : "weight", why.msg);
-		}
+		for (int i = 0; i < nws && rc == RB_OK; i++)
+			rc = matmul_one(nb, ws[i]->packed, n, x, ldx, ys[i], ldys[i], err);
 	}
 	pthread_mutex_unlock(&nb->lock);
 	return rc;

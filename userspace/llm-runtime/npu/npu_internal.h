@@ -57,12 +57,40 @@ static inline float npu_q_inv(float d) { return d > 0 ? 1.0f / d : 0.0f; }
 /* ---- backend state ----------------------------------------------------------------- */
 
 /* w->packed of a weight bound to the npu backend. */
-typedef struct npu_weight {
+typedef struct npu_weight npu_weight;
+
+/* Weights that always take the same input (a layer's q, k, v), resident as
+ * one weight whose rows are theirs in order (share_input): one NPU call,
+ * one quantization of the input, each member's columns written to its own
+ * output by the output stage. */
+typedef struct npu_group {
+	npu_gemm_weights *gw;
+	float *scale;            /* int8: the members' d_w, concatenated */
+	int64_t n_out;           /* rows of gw */
+	int n;                   /* members */
+	const npu_weight *member[RB_SHARED_MAX];
+	int refs;                /* members not released yet */
+} npu_group;
+
+struct npu_weight {
 	rb_weight fb;            /* the same weight, bound to the fallback backend */
-	npu_gemm_weights *gw;    /* resident on the NPU, or NULL: fallback only */
+	npu_gemm_weights *gw;    /* resident on the NPU alone, or NULL */
+	npu_group *group;        /* resident as part of a group, or NULL */
 	float *scale;            /* int8: n_out per-channel scales d_w */
-	const char *cpu_only;    /* why gw is NULL (static text) */
-} npu_weight;
+	const char *cpu_only;    /* why it is not on the NPU (static text) */
+};
+
+/* What one NPU call computes: a resident weight (one rb_weight, or a group)
+ * and where each member's columns go. */
+typedef struct npu_target {
+	const npu_gemm_weights *gw;
+	const float *scale;      /* int8: per column of gw */
+	int64_t K, N;
+	int n;                   /* members, in column order */
+	const npu_weight *member[RB_SHARED_MAX];
+	float *y[RB_SHARED_MAX]; /* member i's output, or NULL: its columns are dropped */
+	int64_t ldy[RB_SHARED_MAX];
+} npu_target;
 
 typedef struct npu_backend {
 	rb_matmul_backend be;    /* first: the public table */
@@ -106,17 +134,21 @@ void npu_warn(npu_backend *nb, const char *fmt, ...) __attribute__((format(print
 bool npu_backend_supports(void *ctx, const rb_weight *w);
 int npu_backend_prepare(void *ctx, rb_weight *w, rb_err *err);
 void npu_backend_release(void *ctx, rb_weight *w);
+int npu_backend_share_input(void *ctx, rb_weight *const *ws, int n, rb_err *err);
 
 /* matmul.c */
 int npu_backend_matmul(void *ctx, const rb_weight *w, int64_t n_tokens, const float *x,
 		       int64_t ldx, float *y, int64_t ldy, rb_err *err);
+int npu_backend_matmul_shared(void *ctx, const rb_weight *const *ws, int n, int64_t n_tokens,
+			      const float *x, int64_t ldx, float *const *ys, const int64_t *ldys,
+			      rb_err *err);
 
-/* verify.c: spot-check the m x N results of the last npu_gemm_finish,
- * whose output stage was `out`, against the CPU: from the operands the NPU
- * read (npu_gemm_get_a_row, the weight requantized), its sums
- * (npu_gemm_last_result) and what the output stage wrote from them.
- * RB_OK or RB_E_DEVICE naming the output that disagrees. */
-int npu_verify(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_t m,
-	       const npu_gemm_output *out, rb_err *err);
+/* verify.c: spot-check the m x N results of the last npu_gemm_finish (of
+ * target tg), whose output stage was `out`, against the CPU: from the
+ * operands the NPU read (npu_gemm_get_a_row, the member's weight row
+ * requantized), its sums (npu_gemm_last_result) and what the output stage
+ * wrote from them. RB_OK or RB_E_DEVICE naming the output that disagrees. */
+int npu_verify(npu_backend *nb, const npu_target *tg, int64_t m, const npu_gemm_output *out,
+	       rb_err *err);
 
 #endif

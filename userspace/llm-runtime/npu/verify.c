@@ -78,12 +78,14 @@ static int cell_error(rb_err *err, int64_t t, int64_t o, const npu_gemm_task_inf
 			  ti->m0, ti->m0 + ti->m - 1, ti->n0, ti->n0 + ti->n - 1, what);
 }
 
-static int check_int8(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_t t,
-		      int64_t o, const int8_t *a, const npu_gemm_output *out,
-		      const npu_gemm_task_info *ti, rb_err *err)
+/* Output (t, o) of the call: nb->vrow holds the weight row of column o
+ * (dequantized), `a` the activation row t the NPU read. */
+static int check_int8(npu_backend *nb, const npu_target *tg, int64_t t, int64_t o,
+		      const int8_t *a, const npu_gemm_output *out, const npu_gemm_task_info *ti,
+		      rb_err *err)
 {
-	const int64_t K = w->n_in;
-	nb->k->quantize(nb->vrow, K, npu_q_inv(nw->scale[o]), nb->vrow_q, NPU_Q_ATOM);
+	const int64_t K = tg->K;
+	nb->k->quantize(nb->vrow, K, npu_q_inv(tg->scale[o]), nb->vrow_q, NPU_Q_ATOM);
 	int64_t want = 0;
 	for (int64_t i = 0; i < K; i++)
 		want += (int32_t)nb->vrow_q[i] * a[i];
@@ -107,11 +109,11 @@ static int check_int8(npu_backend *nb, const rb_weight *w, const npu_weight *nw,
 	return cell_error(err, t, o, ti, what);
 }
 
-static int check_fp16(npu_backend *nb, const rb_weight *w, int64_t t, int64_t o,
+static int check_fp16(npu_backend *nb, const npu_target *tg, int64_t t, int64_t o,
 		      const rb_f16 *a, const npu_gemm_output *out, const npu_gemm_task_info *ti,
 		      rb_err *err)
 {
-	const int64_t K = w->n_in;
+	const int64_t K = tg->K;
 	double want = 0, mag = 0;
 	for (int64_t i = 0; i < K; i++) {
 		const double p = (double)rb_f16_to_f32(a[i]) *
@@ -137,15 +139,13 @@ static int check_fp16(npu_backend *nb, const rb_weight *w, int64_t t, int64_t o,
 	return cell_error(err, t, o, ti, what);
 }
 
-int npu_verify(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_t m,
-	       const npu_gemm_output *out, rb_err *err)
+int npu_verify(npu_backend *nb, const npu_target *tg, int64_t m, const npu_gemm_output *out,
+	       rb_err *err)
 {
-	const int64_t K = w->n_in, N = w->n_out;
+	const int64_t K = tg->K, N = tg->N;
 	int rc = grow_rows(nb, K, err);
 	if (rc != RB_OK)
 		return rc;
-	const rb_type_traits *tr = rb_type_traits_get(w->type);
-	const size_t row_bytes = rb_row_size(w->type, K);
 	const npu_gemm_plan *p = npu_gemm_ctx_last_plan(nb->gctx);
 	const uint32_t tasks = npu_gemm_plan_task_count(p);
 	for (uint32_t i = 0; i < tasks; i++) {
@@ -159,11 +159,18 @@ int npu_verify(npu_backend *nb, const rb_weight *w, const npu_weight *nw, int64_
 			continue;
 		const int64_t t = ti.m0 + (int64_t)(next_random(nb) % (uint64_t)rows);
 		const int64_t o = ti.n0 + (int64_t)(next_random(nb) % (uint64_t)cols);
-		tr->to_float((const uint8_t *)w->data + (size_t)o * row_bytes, nb->vrow, K);
+		/* the member weight that column o belongs to, and its row */
+		int64_t row = o;
+		int j = 0;
+		while (j + 1 < tg->n && row >= tg->member[j]->fb.n_out)
+			row -= tg->member[j++]->fb.n_out;
+		const rb_weight *w = &tg->member[j]->fb;
+		rb_type_traits_get(w->type)->to_float(
+			(const uint8_t *)w->data + (size_t)row * rb_row_size(w->type, K), nb->vrow, K);
 		npu_gemm_get_a_row(nb->gctx, (uint32_t)t, nb->vact);
 		rc = nb->p.format == RB_NPU_WEIGHTS_INT8
-			     ? check_int8(nb, w, nw, t, o, nb->vact, out, &ti, err)
-			     : check_fp16(nb, w, t, o, nb->vact, out, &ti, err);
+			     ? check_int8(nb, tg, t, o, nb->vact, out, &ti, err)
+			     : check_fp16(nb, tg, t, o, nb->vact, out, &ti, err);
 		if (rc != RB_OK)
 			return rc;
 		nb->st.verified_outputs++;

@@ -160,6 +160,19 @@ int npu_backend_prepare(void *ctx, rb_weight *w, rb_err *err)
 	return RB_OK;
 }
 
+/* Drop nw's part in its group; the last member frees it (true). */
+static bool leave_group(npu_weight *nw)
+{
+	npu_group *g = nw->group;
+	nw->group = NULL;
+	if (--g->refs > 0)
+		return false;
+	npu_gemm_weights_destroy(g->gw);
+	free(g->scale);
+	free(g);
+	return true;
+}
+
 void npu_backend_release(void *ctx, rb_weight *w)
 {
 	npu_backend *nb = ctx;
@@ -167,10 +180,15 @@ void npu_backend_release(void *ctx, rb_weight *w)
 	if (!nw)
 		return;
 	pthread_mutex_lock(&nb->lock);
-	if (nw->gw) {
+	if (nw->gw || nw->group) {
 		const size_t bpe = nb->p.format == RB_NPU_WEIGHTS_INT8 ? 1 : sizeof(rb_f16);
 		nb->st.weights_npu--;
 		nb->st.npu_weight_bytes -= (size_t)w->n_out * (size_t)w->n_in * bpe;
+		if (nw->group) {
+			nb->st.weights_shared--;
+			if (leave_group(nw))
+				nb->st.shared_groups--;
+		}
 	} else {
 		nb->st.weights_cpu_only--;
 	}
@@ -180,4 +198,73 @@ void npu_backend_release(void *ctx, rb_weight *w)
 	free(nw->scale);
 	free(nw);
 	w->packed = NULL;
+}
+
+/* share_input: q | k | v (any weights of this backend with one input) as
+ * one resident weight, made from their resident copies (libnpu reads the
+ * packed rows back; nothing is requantized). Weights that are not all on
+ * the NPU on their own stay as they are. */
+int npu_backend_share_input(void *ctx, rb_weight *const *ws, int n, rb_err *err)
+{
+	npu_backend *nb = ctx;
+	if (n < 2 || n > RB_SHARED_MAX)
+		return RB_OK;
+	npu_weight *nw[RB_SHARED_MAX];
+	const npu_gemm_weights *parts[RB_SHARED_MAX];
+	int64_t n_out = 0;
+	for (int i = 0; i < n; i++) {
+		if (ws[i]->backend != &nb->be || !ws[i]->packed)
+			return RB_OK;
+		nw[i] = ws[i]->packed;
+		if (!nw[i]->gw || nw[i]->group || ws[i]->n_in != ws[0]->n_in)
+			return RB_OK;
+		for (int j = 0; j < i; j++)
+			if (nw[j] == nw[i])
+				return RB_OK;
+		parts[i] = nw[i]->gw;
+		n_out += ws[i]->n_out;
+	}
+	if (n_out > (int64_t)NPU_GEMM_MAX_N)
+		return RB_OK;
+	npu_group *g = calloc(1, sizeof(*g));
+	const bool int8 = nb->p.format == RB_NPU_WEIGHTS_INT8;
+	float *scale = int8 ? malloc((size_t)n_out * sizeof(float)) : NULL;
+	if (!g || (int8 && !scale)) {
+		free(g);
+		free(scale);
+		return rb_err_set(err, RB_E_NOMEM, "npu: out of memory sharing %s's input",
+				  ws[0]->name ? ws[0]->name : "a weight");
+	}
+	pthread_mutex_lock(&nb->lock);
+	const double t0 = npu_now();
+	rb_err e = {0};
+	if (npu_gemm_weights_concat(nb->gctx, parts, (uint32_t)n, &g->gw, &e) != 0) {
+		/* not an error: the weights keep running one by one */
+		npu_warn(nb, "%s and %d more: %s; they run as separate NPU calls",
+			 ws[0]->name ? ws[0]->name : "weight", n - 1, e.msg);
+		nb->st.t_prepare += npu_now() - t0;
+		pthread_mutex_unlock(&nb->lock);
+		free(g);
+		free(scale);
+		return RB_OK;
+	}
+	g->scale = scale;
+	g->n_out = n_out;
+	g->n = n;
+	g->refs = n;
+	int64_t o = 0;
+	for (int i = 0; i < n; i++) {
+		if (int8)
+			memcpy(scale + o, nw[i]->scale, (size_t)ws[i]->n_out * sizeof(float));
+		o += ws[i]->n_out;
+		g->member[i] = nw[i];
+		npu_gemm_weights_destroy(nw[i]->gw);
+		nw[i]->gw = NULL;
+		nw[i]->group = g;
+	}
+	nb->st.weights_shared += (uint64_t)n;
+	nb->st.shared_groups++;
+	nb->st.t_prepare += npu_now() - t0;
+	pthread_mutex_unlock(&nb->lock);
+	return RB_OK;
 }
