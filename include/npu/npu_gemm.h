@@ -224,7 +224,9 @@ int npu_gemm_last_result(const npu_gemm_ctx *ctx, uint32_t row, uint32_t col, vo
 struct rb_threadpool;
 void npu_gemm_ctx_set_threadpool(npu_gemm_ctx *ctx, struct rb_threadpool *tp);
 
-/* The plan of the most recent npu_gemm_run (NULL before the first). */
+/* The plan of the most recent npu_gemm_run / npu_gemm_begin (NULL before
+ * the first), valid until the next one. Plans are cached per context by
+ * (weights layout, M): repeated shapes are not planned again. */
 const npu_gemm_plan *npu_gemm_ctx_last_plan(const npu_gemm_ctx *ctx);
 
 /* Wall time of the phases of the most recent npu_gemm_run, in seconds (all

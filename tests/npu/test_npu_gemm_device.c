@@ -550,6 +550,57 @@ static void test_concat(void)
 	close_devs(ndev, devs);
 }
 
+/* Plans are cached per context by (layout, M): a repeated shape reuses
+ * its plan, other shapes and more shapes than the cache holds still give
+ * the reference's results. */
+static void test_plan_cache(void)
+{
+	npu_device *devs[2];
+	const unsigned ndev = open_devs(2, devs);
+	npu_gemm_ctx *ctx = NULL;
+	rb_err err = { 0 };
+	REQUIRE(npu_gemm_ctx_create(devs, ndev, &ctx, &err) == 0);
+	const uint32_t k = 96, n1 = 64, n2 = 40, mmax = 20;
+	uint64_t seed = 90;
+	int8_t *a = malloc(mmax * k), *b = malloc((size_t)n1 * k);
+	int32_t *c = malloc(mmax * n1 * sizeof(int32_t));
+	REQUIRE(a && b && c);
+	gemm_ref_fill(NPU_GEMM_I8_I32, mmax * k, a, &seed);
+	gemm_ref_fill(NPU_GEMM_I8_I32, (size_t)n1 * k, b, &seed);
+	npu_gemm_weights *w1 = NULL, *w2 = NULL, *w1b = NULL;
+	REQUIRE(npu_gemm_weights_create(ctx, NPU_GEMM_I8_I32, n1, k, b, k, &w1, &err) == 0);
+	REQUIRE(npu_gemm_weights_create(ctx, NPU_GEMM_I8_I32, n2, k, b, k, &w2, &err) == 0);
+	REQUIRE(npu_gemm_weights_create(ctx, NPU_GEMM_I8_I32, n1, k, b, k, &w1b, &err) == 0);
+	REQUIRE(npu_gemm_run(ctx, w1, 5, a, k, c, n1, &err) == 0);
+	const npu_gemm_plan *p1 = npu_gemm_ctx_last_plan(ctx);
+	REQUIRE(npu_gemm_run(ctx, w2, 5, a, k, c, n2, &err) == 0);
+	CHECK(npu_gemm_ctx_last_plan(ctx) != p1);
+	CHECK(gemm_ref_check(NPU_GEMM_I8_I32, 5, k, n2, a, b, c) == 0);
+	/* the same shape, even through other weights of that shape: one plan */
+	REQUIRE(npu_gemm_run(ctx, w1b, 5, a, k, c, n1, &err) == 0);
+	CHECK(npu_gemm_ctx_last_plan(ctx) == p1);
+	CHECK(gemm_ref_check(NPU_GEMM_I8_I32, 5, k, n1, a, b, c) == 0);
+	/* twice the cache's size in shapes, twice over */
+	long bad = 0;
+	for (int rep = 0; rep < 2; rep++)
+		for (uint32_t m = 1; m <= 2 * GEMM_PLAN_CACHE; m++) {
+			npu_gemm_weights *w = m % 2 ? w1 : w2;
+			const uint32_t n = m % 2 ? n1 : n2;
+			REQUIRE(npu_gemm_run(ctx, w, m, a, k, c, n, &err) == 0);
+			CHECK_EQ_INT(npu_gemm_ctx_last_plan(ctx)->m, m);
+			bad += gemm_ref_check(NPU_GEMM_I8_I32, m, k, n, a, b, c);
+		}
+	CHECKF(bad == 0, "%ld wrong results across evicted plans", bad);
+	npu_gemm_weights_destroy(w1);
+	npu_gemm_weights_destroy(w2);
+	npu_gemm_weights_destroy(w1b);
+	free(a);
+	free(b);
+	free(c);
+	npu_gemm_ctx_destroy(ctx);
+	close_devs(ndev, devs);
+}
+
 int main(int argc, char **argv)
 {
 	use_open = argc > 1 && strcmp(argv[1], "open") == 0;
@@ -559,6 +610,7 @@ int main(int argc, char **argv)
 	test_output_stage();
 	test_steps();
 	test_concat();
+	test_plan_cache();
 	test_bad_input();
 	return rb_test_finish();
 }

@@ -623,22 +623,33 @@ static int check_job(npu_device *dev, uint32_t j, const npu_job *job)
 	return ret ? ret : check_bo_list(dev, j, "out_bos", job->out_bos, job->out_count);
 }
 
+/* The uAPI arrays of a submission live on the stack up to these counts (a
+ * GEMM call submits one job of 3 in BOs and 1 out BO per context): no
+ * allocation per call. */
+#define SUBMIT_STACK_JOBS 4
+#define SUBMIT_STACK_HANDLES 16
+
 int dev_submit_raw(npu_device *dev, const npu_job *jobs, uint32_t job_count)
 {
-	struct drm_rocket_job *uj = calloc(job_count, sizeof(*uj));
+	struct drm_rocket_job uj_stack[SUBMIT_STACK_JOBS];
+	uint32_t h_stack[SUBMIT_STACK_HANDLES];
 	size_t handles = 0, k = 0;
-	uint32_t *h;
 	int ret;
 
 	for (uint32_t j = 0; j < job_count; j++)
 		handles += (size_t)jobs[j].in_count + jobs[j].out_count;
-	h = calloc(handles ? handles : 1, sizeof(*h));
+	struct drm_rocket_job *uj = job_count <= SUBMIT_STACK_JOBS ? uj_stack
+						  : calloc(job_count, sizeof(*uj));
+	uint32_t *h = handles <= SUBMIT_STACK_HANDLES ? h_stack : calloc(handles, sizeof(*h));
 	if (!uj || !h) {
-		free(uj);
-		free(h);
+		if (uj != uj_stack)
+			free(uj);
+		if (h != h_stack)
+			free(h);
 		dev_set_error(dev, "npu_submit: out of memory");
 		return -ENOMEM;
 	}
+	memset(uj, 0, job_count * sizeof(*uj));
 	for (uint32_t j = 0; j < job_count; j++) {
 		const npu_job *job = &jobs[j];
 
@@ -660,8 +671,10 @@ int dev_submit_raw(npu_device *dev, const npu_job *jobs, uint32_t job_count)
 
 		ret = dev_ioctl(dev, DRM_IOCTL_ROCKET_SUBMIT, &arg, "DRM_IOCTL_ROCKET_SUBMIT");
 	}
-	free(uj);
-	free(h);
+	if (uj != uj_stack)
+		free(uj);
+	if (h != h_stack)
+		free(h);
 	return ret < 0 ? ret : 0;
 }
 

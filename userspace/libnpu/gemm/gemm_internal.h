@@ -22,6 +22,9 @@ static inline uint32_t align_up(uint32_t a, uint32_t b) { return div_up(a, b) * 
 #define GEMM_MAX_N_PER_TASK 4096u
 /* FEATURE_GRAINS = rows + 1 must fit 10 bits; DATAIN_HEIGHT 11 bits. */
 #define GEMM_MAX_ROWS_PER_TASK 1020u
+/* Plans a context keeps for reuse (a model's prefill repeats ~4 weight
+ * shapes per batch size). */
+#define GEMM_PLAN_CACHE 8
 
 /* How B is cut and packed; depends on (type, K, N, cores) only, so the
  * resident weights serve every M. */

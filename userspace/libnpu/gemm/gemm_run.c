@@ -18,8 +18,15 @@ struct npu_gemm_ctx {
 	struct {
 		npu_bo a, c, rc;
 	} scratch[NPU_GEMM_MAX_CORES];
+	/* Plans of recent (layout, M), reused: prefill calls repeat a few
+	 * shapes, so planning allocates nothing once warm. */
+	struct {
+		npu_gemm_plan *plan;
+		uint64_t used;     /* ctx->calls at its last use (LRU) */
+	} plans[GEMM_PLAN_CACHE];
+	uint64_t calls;
 	/* The call begun last (npu_gemm_begin) and where it is. */
-	npu_gemm_plan *plan;
+	const npu_gemm_plan *plan;
 	const npu_gemm_weights *w;
 	enum { CALL_NONE, CALL_BEGUN, CALL_DONE, CALL_FAILED } state;
 	npu_task *tasks;       /* a call's task lists, grown only */
@@ -60,7 +67,8 @@ void npu_gemm_ctx_destroy(npu_gemm_ctx *ctx)
 		if (ctx->scratch[i].rc.size)
 			npu_bo_destroy(ctx->dev[i], &ctx->scratch[i].rc);
 	}
-	npu_gemm_plan_destroy(ctx->plan);
+	for (int i = 0; i < GEMM_PLAN_CACHE; i++)
+		npu_gemm_plan_destroy(ctx->plans[i].plan);
 	free(ctx->tasks);
 	free(ctx);
 }
@@ -360,6 +368,35 @@ static int grow_tasks(npu_gemm_ctx *ctx, size_t need, rb_err *err)
 	return 0;
 }
 
+/* The plan of m rows over layout l: cached, or made in the least recently
+ * used slot. */
+static int plan_for(npu_gemm_ctx *ctx, const gemm_layout *l, uint32_t m,
+		    const npu_gemm_plan **out, rb_err *err)
+{
+	int slot = 0;
+	ctx->calls++;
+	for (int i = 0; i < GEMM_PLAN_CACHE; i++) {
+		npu_gemm_plan *p = ctx->plans[i].plan;
+		/* layouts are zero-initialized before filling: memcmp is exact */
+		if (p && p->m == m && !memcmp(&p->layout, l, sizeof(*l))) {
+			ctx->plans[i].used = ctx->calls;
+			*out = p;
+			return 0;
+		}
+		if (ctx->plans[i].used < ctx->plans[slot].used)
+			slot = i;
+	}
+	npu_gemm_plan *p = NULL;
+	const int ret = gemm_plan_from_layout(l, m, NULL, &p, err);
+	if (ret)
+		return ret;
+	npu_gemm_plan_destroy(ctx->plans[slot].plan);
+	ctx->plans[slot].plan = p;
+	ctx->plans[slot].used = ctx->calls;
+	*out = p;
+	return 0;
+}
+
 int npu_gemm_begin(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, rb_err *err)
 {
 	int ret = check_weights(ctx, w, err);
@@ -367,11 +404,12 @@ int npu_gemm_begin(npu_gemm_ctx *ctx, const npu_gemm_weights *w, uint32_t m, rb_
 		return ret;
 	const double t = seconds_now();
 	memset(&ctx->timing, 0, sizeof(ctx->timing));
-	npu_gemm_plan *p = NULL;
-	ret = gemm_plan_from_layout(&w->layout, m, NULL, &p, err);
+	ctx->state = CALL_NONE;
+	ctx->plan = NULL;
+	const npu_gemm_plan *p = NULL;
+	ret = plan_for(ctx, &w->layout, m, &p, err);
 	if (ret)
 		return ret;
-	npu_gemm_plan_destroy(ctx->plan);
 	ctx->plan = p;
 	ctx->w = w;
 	ctx->state = CALL_FAILED;
@@ -514,7 +552,7 @@ int npu_gemm_last_result(const npu_gemm_ctx *ctx, uint32_t row, uint32_t col, vo
 			 rb_err *err)
 {
 	const npu_gemm_plan *p = ctx->plan;
-	if (ctx->state != CALL_DONE || row >= p->m || col >= p->layout.n)
+	if (ctx->state != CALL_DONE || !p || row >= p->m || col >= p->layout.n)
 		return rb_err_set(err, RB_E_INVALID, "npu_gemm_last_result: (%u, %u) is not a result "
 				  "of the last successful call", row, col);
 	const void *src[NPU_GEMM_MAX_CORES];
