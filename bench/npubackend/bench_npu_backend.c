@@ -24,16 +24,13 @@
 #include "npu_internal.h"
 #include "rosenblatt/cpu_backend.h"
 #include "rosenblatt/quant.h"
+#include "rosenblatt/rng.h"
 
 static uint64_t rng = 12345;
 
 static double uniform(void)
 {
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	z ^= z >> 31;
-	return ((double)(z >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+	return ((double)(rb_splitmix64(&rng) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
 static float gaussian(void)

@@ -13,6 +13,7 @@
 #include "cpu_internal.h"
 #include "rosenblatt/cpu_backend.h"
 #include "rosenblatt/quant.h"
+#include "rosenblatt/scratch.h"
 
 typedef struct cpu_backend {
 	rb_matmul_backend be; /* first: the public table */
@@ -25,17 +26,8 @@ typedef struct cpu_backend {
 
 static int grow_scratch(cpu_backend *cb, size_t bytes, rb_err *err)
 {
-	if (bytes <= cb->scratch_bytes)
-		return RB_OK;
-	bytes = (bytes + 4095) & ~(size_t)4095;
-	void *p = aligned_alloc(64, bytes);
-	if (!p)
-		return rb_err_set(err, RB_E_NOMEM, "cpu backend: cannot allocate %zu bytes of scratch",
-				  bytes);
-	free(cb->scratch);
-	cb->scratch = p;
-	cb->scratch_bytes = bytes;
-	return RB_OK;
+	return rb_scratch_grow(&cb->scratch, &cb->scratch_bytes, bytes,
+			       cb->is_ref ? "ref backend" : "cpu backend", err);
 }
 
 static int check_call(const rb_weight *w, int64_t n_tokens, const float *x, int64_t ldx,

@@ -150,9 +150,7 @@ void rb_npu_backend_destroy(rb_matmul_backend *b)
 			npu_device_close(nb->dev[i]);
 	free(nb->act_scale);
 	free(nb->rows);
-	free(nb->vrow);
-	free(nb->vrow_q);
-	free(nb->vact);
+	free(nb->vbuf);
 	pthread_mutex_destroy(&nb->lock);
 	free(nb);
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "npu_internal.h"
+#include "rosenblatt/scratch.h"
 #include "rosenblatt/vec.h"
 
 /* Largest finite fp16 magnitude. */
@@ -38,21 +39,6 @@ enum npu_outcome {
 	NPU_FAIL_VERIFY,  /* a spot check disagreed */
 };
 
-static int grow(void **buf, size_t *have, size_t need, rb_err *err)
-{
-	if (need <= *have)
-		return RB_OK;
-	need = (need + 4095) & ~(size_t)4095;
-	void *p = aligned_alloc(64, need);
-	if (!p)
-		return rb_err_set(err, RB_E_NOMEM, "npu backend: cannot allocate %zu bytes of scratch",
-				  need);
-	free(*buf);
-	*buf = p;
-	*have = need;
-	return RB_OK;
-}
-
 /* Bytes of one thread's row scratch: K floats (a residual or fp16 row),
  * then K int8 (a quantized row), 64-byte aligned. */
 static size_t row_scratch_bytes(int64_t K)
@@ -64,12 +50,12 @@ static size_t row_scratch_bytes(int64_t K)
  * act_residual) a row per thread. */
 static int grow_scratch(npu_backend *nb, int64_t m, int64_t K, int passes, rb_err *err)
 {
-	int rc = grow((void **)&nb->act_scale, &nb->act_scale_bytes,
-		      (size_t)passes * (size_t)m * sizeof(float), err);
+	int rc = rb_scratch_grow((void **)&nb->act_scale, &nb->act_scale_bytes,
+				 (size_t)passes * (size_t)m * sizeof(float), "npu backend", err);
 	if (rc == RB_OK && (passes > 1 || nb->p.format != RB_NPU_WEIGHTS_INT8)) {
 		const int nth = rb_threadpool_size(nb->p.tp) > 0 ? rb_threadpool_size(nb->p.tp) : 1;
-		rc = grow((void **)&nb->rows, &nb->rows_bytes, (size_t)nth * row_scratch_bytes(K),
-			  err);
+		rc = rb_scratch_grow((void **)&nb->rows, &nb->rows_bytes,
+				     (size_t)nth * row_scratch_bytes(K), "npu backend", err);
 	}
 	return rc;
 }

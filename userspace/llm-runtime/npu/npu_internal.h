@@ -109,10 +109,11 @@ typedef struct npu_backend {
 	size_t act_scale_bytes;
 	uint8_t *rows;           /* fp16, act_residual: a row of K floats + K int8 per thread */
 	size_t rows_bytes;
-	float *vrow;             /* K floats: a weight row for the spot check */
-	int8_t *vrow_q;          /* K int8 */
-	void *vact;              /* K int8 or fp16: an activation row read back */
-	size_t vrow_n;
+	void *vbuf;              /* spot checks' scratch, carved into: */
+	size_t vbuf_bytes;
+	float *vrow;             /*   K floats: a weight row */
+	int8_t *vrow_q;          /*   K int8: that row requantized */
+	void *vact;              /*   K int8 or fp16: an activation row read back */
 
 	unsigned consecutive_failures;
 	bool disabled;

@@ -27,36 +27,22 @@
 
 #include "npu_internal.h"
 #include "rosenblatt/fp16.h"
+#include "rosenblatt/rng.h"
+#include "rosenblatt/scratch.h"
 
-static uint64_t next_random(npu_backend *nb)
-{
-	/* splitmix64 */
-	uint64_t z = (nb->rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
+/* Scratch of a check, grown only: a weight row of K floats, the same
+ * requantized (K int8) and an activation row read back (K int8 or fp16). */
 static int grow_rows(npu_backend *nb, int64_t K, rb_err *err)
 {
-	if ((size_t)K <= nb->vrow_n)
-		return RB_OK;
-	float *r = malloc((size_t)K * sizeof(float));
-	int8_t *q = malloc((size_t)K);
-	void *a = malloc((size_t)K * sizeof(rb_f16));
-	if (!r || !q || !a) {
-		free(r);
-		free(q);
-		free(a);
-		return rb_err_set(err, RB_E_NOMEM, "npu backend: out of memory for spot checks");
-	}
-	free(nb->vrow);
-	free(nb->vrow_q);
-	free(nb->vact);
-	nb->vrow = r;
-	nb->vrow_q = q;
-	nb->vact = a;
-	nb->vrow_n = (size_t)K;
+	const size_t f = ((size_t)K * sizeof(float) + 63) & ~(size_t)63;
+	const size_t q = ((size_t)K + 63) & ~(size_t)63;
+	const int rc = rb_scratch_grow(&nb->vbuf, &nb->vbuf_bytes, f + q + (size_t)K * sizeof(rb_f16),
+				       "npu backend spot checks", err);
+	if (rc != RB_OK)
+		return rc;
+	nb->vrow = nb->vbuf;
+	nb->vrow_q = (int8_t *)((uint8_t *)nb->vbuf + f);
+	nb->vact = (uint8_t *)nb->vbuf + f + q;
 	return RB_OK;
 }
 
@@ -157,8 +143,8 @@ int npu_verify(npu_backend *nb, const npu_target *tg, int64_t m, const npu_gemm_
 		const int64_t cols = (int64_t)ti.n0 + ti.n < N ? ti.n : N - ti.n0;
 		if (rows <= 0 || cols <= 0) /* padding only */
 			continue;
-		const int64_t t = ti.m0 + (int64_t)(next_random(nb) % (uint64_t)rows);
-		const int64_t o = ti.n0 + (int64_t)(next_random(nb) % (uint64_t)cols);
+		const int64_t t = ti.m0 + (int64_t)(rb_splitmix64(&nb->rng) % (uint64_t)rows);
+		const int64_t o = ti.n0 + (int64_t)(rb_splitmix64(&nb->rng) % (uint64_t)cols);
 		/* the member weight that column o belongs to, and its row */
 		int64_t row = o;
 		int j = 0;
