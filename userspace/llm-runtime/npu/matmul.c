@@ -199,7 +199,7 @@ static enum npu_outcome npu_rows(npu_backend *nb, const npu_target *tg, int64_t 
 	npu_gemm_segment seg[RB_SHARED_MAX];
 	for (int i = 0; i < tg->n; i++)
 		seg[i] = (npu_gemm_segment){
-			.n = (uint32_t)tg->member[i]->fb.n_out,
+			.n = (uint32_t)tg->cols[i],
 			.c = tg->y[i] ? tg->y[i] + t0 * tg->ldy[i] : NULL,
 			.ldc = tg->y[i] ? (size_t)tg->ldy[i] : 0,
 		};
@@ -254,9 +254,9 @@ static void note_failure(npu_backend *nb, const npu_target *tg, int64_t n, enum 
 	char name[160];
 	int len = 0;
 	for (int i = 0; i < tg->n && len < (int)sizeof(name); i++) {
-		const rb_weight *w = &tg->member[i]->fb;
-		len += snprintf(name + len, sizeof(name) - (size_t)len, "%s%s", i ? " | " : "",
-				w->name ? w->name : "weight");
+		const char *w = !tg->member[i] ? "(released)"
+				: tg->member[i]->fb.name ? tg->member[i]->fb.name : "weight";
+		len += snprintf(name + len, sizeof(name) - (size_t)len, "%s%s", i ? " | " : "", w);
 	}
 	if (o == NPU_FAIL_RANGE) {
 		nb->st.range_fallbacks++;
@@ -291,6 +291,7 @@ static bool target_of(const npu_weight *nw, float *y, int64_t ldy, npu_target *t
 		tg->N = nw->fb.n_out;
 		tg->n = 1;
 		tg->member[0] = nw;
+		tg->cols[0] = nw->fb.n_out;
 		tg->y[0] = y;
 		tg->ldy[0] = ldy;
 		return true;
@@ -304,6 +305,7 @@ static bool target_of(const npu_weight *nw, float *y, int64_t ldy, npu_target *t
 	tg->n = g->n;
 	for (int i = 0; i < g->n; i++) {
 		tg->member[i] = g->member[i];
+		tg->cols[i] = g->rows[i];
 		if (g->member[i] == nw) {
 			tg->y[i] = y;
 			tg->ldy[i] = ldy;

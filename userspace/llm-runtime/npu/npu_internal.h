@@ -68,7 +68,8 @@ typedef struct npu_group {
 	float *scale;            /* int8: the members' d_w, concatenated */
 	int64_t n_out;           /* rows of gw */
 	int n;                   /* members */
-	const npu_weight *member[RB_SHARED_MAX];
+	const npu_weight *member[RB_SHARED_MAX]; /* NULL once released */
+	int64_t rows[RB_SHARED_MAX];             /* each member's rows of gw */
 	int refs;                /* members not released yet */
 } npu_group;
 
@@ -87,7 +88,8 @@ typedef struct npu_target {
 	const float *scale;      /* int8: per column of gw */
 	int64_t K, N;
 	int n;                   /* members, in column order */
-	const npu_weight *member[RB_SHARED_MAX];
+	const npu_weight *member[RB_SHARED_MAX]; /* NULL: released (its columns unused) */
+	int64_t cols[RB_SHARED_MAX];             /* member i's columns */
 	float *y[RB_SHARED_MAX]; /* member i's output, or NULL: its columns are dropped */
 	int64_t ldy[RB_SHARED_MAX];
 } npu_target;

@@ -148,8 +148,10 @@ int npu_verify(npu_backend *nb, const npu_target *tg, int64_t m, const npu_gemm_
 		/* the member weight that column o belongs to, and its row */
 		int64_t row = o;
 		int j = 0;
-		while (j + 1 < tg->n && row >= tg->member[j]->fb.n_out)
-			row -= tg->member[j++]->fb.n_out;
+		while (j + 1 < tg->n && row >= tg->cols[j])
+			row -= tg->cols[j++];
+		if (!tg->member[j]) /* released: its weights may be gone, its columns unused */
+			continue;
 		const rb_weight *w = &tg->member[j]->fb;
 		rb_type_traits_get(w->type)->to_float(
 			(const uint8_t *)w->data + (size_t)row * rb_row_size(w->type, K), nb->vrow, K);

@@ -165,6 +165,9 @@ static bool leave_group(npu_weight *nw)
 {
 	npu_group *g = nw->group;
 	nw->group = NULL;
+	for (int i = 0; i < g->n; i++)
+		if (g->member[i] == nw)
+			g->member[i] = NULL; /* the others still compute its columns */
 	if (--g->refs > 0)
 		return false;
 	npu_gemm_weights_destroy(g->gw);
@@ -258,6 +261,7 @@ int npu_backend_share_input(void *ctx, rb_weight *const *ws, int n, rb_err *err)
 			memcpy(scale + o, nw[i]->scale, (size_t)ws[i]->n_out * sizeof(float));
 		o += ws[i]->n_out;
 		g->member[i] = nw[i];
+		g->rows[i] = ws[i]->n_out;
 		npu_gemm_weights_destroy(nw[i]->gw);
 		nw[i]->gw = NULL;
 		nw[i]->group = g;
