@@ -68,45 +68,71 @@ static int mm(rb_session *s, const struct rb_mweight *cmw, int64_t n, const floa
 	return rb_matmul(&mw->fb, n, x, ldx, y, ldy, err);
 }
 
-/* ---- element-wise stages -------------------------------------------------- */
+/* ---- jobs outside the matmuls -----------------------------------------------
+ *
+ * Every job below is cut into chunks that the pool's threads claim as they
+ * come (rb_threadpool_run_chunks), like the matmuls: a worker descheduled on a
+ * loaded machine holds a step up by at most the one chunk it took, never by a
+ * scheduler slice spent waiting for it to check in. A chunk is whole rows,
+ * tokens, (token, head) pairs or SIMD-aligned ranges, and its scratch belongs
+ * to the chunk, so neither the thread that runs a chunk nor the number of
+ * chunks changes any result: the output is the same for every thread count.
+ * A job worth less than two chunks runs on the caller: handing it over would
+ * cost more than it saves. */
 
-struct norm_task {
+/* Least work of a chunk, in units of about one element of an element-wise
+ * SIMD loop (a fraction of a nanosecond). Below ~2 us of work the hand-off to
+ * another core (publishing the job, the cache-line traffic of claiming and
+ * counting chunks) costs more than running it here; measured in
+ * docs/cpu-kernels.md ("Threading under load"). */
+#define MIN_CHUNK_WORK 8192
+
+static long n_chunks_for(const rb_session *s, int64_t n_items, int64_t work)
+{
+	int64_t c = work / MIN_CHUNK_WORK;
+	if (c > s->max_chunks)
+		c = s->max_chunks;
+	if (c > n_items)
+		c = n_items;
+	return c > 1 ? (long)c : 1;
+}
+
+/* Run fn over chunks [0, n_chunks): on the pool, or (one chunk) right here. */
+static void run_chunks(rb_session *s, rb_chunk_fn fn, void *arg, long n_chunks)
+{
+	rb_threadpool_run_chunks(n_chunks > 1 ? s->tp : NULL, fn, arg, n_chunks);
+}
+
+struct norm_job {
 	rb_session *s;
 	float *x;          /* rows of the residual stream */
 	const float *add;  /* added to x first, or NULL */
 	float *out;        /* normalized rows */
 	const float *w;
 	int64_t rows;
+	long n_chunks;
 };
 
-static void norm_rows(void *arg, int ith, int nth)
+static void norm_chunk(void *arg, long c)
 {
-	const struct norm_task *a = arg;
-	const int64_t e = a->s->m->hp.n_embd;
+	const struct norm_job *j = arg;
+	const int64_t e = j->s->m->hp.n_embd;
 	long r0, r1;
-	rb_split_range((long)a->rows, ith, nth, &r0, &r1);
+	rb_split_range((long)j->rows, (int)c, (int)j->n_chunks, &r0, &r1);
 	for (long r = r0; r < r1; r++) {
-		float *x = a->x + r * e;
-		if (a->add)
-			rb_vec_add_f32(e, x, a->add + r * e);
-		rb_rmsnorm_f32(e, a->out + r * e, x, a->w, a->s->m->hp.rms_eps);
+		float *x = j->x + r * e;
+		if (j->add)
+			rb_vec_add_f32(e, x, j->add + r * e);
+		rb_rmsnorm_f32(e, j->out + r * e, x, j->w, j->s->m->hp.rms_eps);
 	}
-}
-
-/* Small jobs run on the caller: waking the pool costs more than they do. */
-static void run(rb_session *s, rb_task_fn fn, void *arg, int64_t work_items)
-{
-	if (work_items <= 1)
-		fn(arg, 0, 1);
-	else
-		rb_threadpool_run(s->tp, fn, arg);
 }
 
 static void norm(rb_session *s, float *x, const float *add, float *out, const float *w,
 		 int64_t rows)
 {
-	struct norm_task a = {s, x, add, out, w, rows};
-	run(s, norm_rows, &a, rows);
+	struct norm_job j = {s, x, add, out, w, rows, 1};
+	j.n_chunks = n_chunks_for(s, rows, rows * s->m->hp.n_embd * (add ? 3 : 2));
+	run_chunks(s, norm_chunk, &j, j.n_chunks);
 }
 
 /* Rotate pairs of v by the angles whose cos/sin are in cs (n_rot/2 of each):
@@ -125,13 +151,29 @@ static void rope_head(float *v, const float *cs, int64_t n_rot, bool neox)
 	}
 }
 
-/* Per token: the cos and sin of pos * freq[i] for the n_rot/2 frequencies.
- * Float math, like the reference implementations the models were trained
- * and exported with. */
-static void rope_table(rb_session *s, int64_t n)
+/* Tokens [t0, t1) of a step: their embeddings (dequantized rows) and the cos
+ * and sin of pos * freq[i] for the n_rot/2 frequencies. Float math for the
+ * angles, like the reference implementations the models were trained and
+ * exported with. */
+struct embed_job {
+	rb_session *s;
+	const int32_t *tokens;
+	int64_t n;
+	long n_chunks;
+};
+
+static void embed_chunk(void *arg, long c)
 {
-	const int64_t half = s->m->hp.n_rot / 2;
-	for (int64_t t = 0; t < n; t++) {
+	const struct embed_job *j = arg;
+	rb_session *s = j->s;
+	const rb_gguf_tensor *te = s->m->tok_embd;
+	const int64_t e = s->m->hp.n_embd, half = s->m->hp.n_rot / 2;
+	const size_t row = rb_row_size(te->type, e);
+	long t0, t1;
+	rb_split_range((long)j->n, (int)c, (int)j->n_chunks, &t0, &t1);
+	for (long t = t0; t < t1; t++) {
+		rb_dequantize_row(te->type, (const char *)te->data + (size_t)j->tokens[t] * row,
+				  s->x + t * e, e);
 		const float pos = (float)(s->n_past + t);
 		float *cs = s->rope + t * 2 * half;
 		for (int64_t i = 0; i < half; i++) {
@@ -142,27 +184,37 @@ static void rope_table(rb_session *s, int64_t n)
 	}
 }
 
-struct qkv_task {
+static void embed(rb_session *s, const int32_t *tokens, int64_t n)
+{
+	const rb_model_hparams *hp = &s->m->hp;
+	/* a cosf + sinf pair costs as much as some 30 elements of a SIMD loop */
+	struct embed_job j = {s, tokens, n, 1};
+	j.n_chunks = n_chunks_for(s, n, n * (2 * hp->n_embd + 16 * hp->n_rot));
+	run_chunks(s, embed_chunk, &j, j.n_chunks);
+}
+
+struct qkv_job {
 	rb_session *s;
 	const struct rb_layer *ly;
 	int64_t il, n;
+	long n_chunks;
 };
 
-/* Biases, RoPE and the KV-cache append for tokens [t0, t1). */
-static void qkv_rows(void *arg, int ith, int nth)
+/* Biases, RoPE and the KV-cache append for the tokens of chunk c. */
+static void qkv_chunk(void *arg, long c)
 {
-	const struct qkv_task *a = arg;
-	rb_session *s = a->s;
+	const struct qkv_job *j = arg;
+	rb_session *s = j->s;
 	const rb_model_hparams *hp = &s->m->hp;
 	const int64_t e = hp->n_embd, kv = rb_hp_kv_dim(hp), hd = hp->head_dim;
 	long t0, t1;
-	rb_split_range((long)a->n, ith, nth, &t0, &t1);
+	rb_split_range((long)j->n, (int)c, (int)j->n_chunks, &t0, &t1);
 	for (long t = t0; t < t1; t++) {
 		float *q = s->q + t * e, *k = s->k + t * kv, *v = s->v + t * kv;
-		if (a->ly->bq) {
-			rb_vec_add_f32(e, q, a->ly->bq);
-			rb_vec_add_f32(kv, k, a->ly->bk);
-			rb_vec_add_f32(kv, v, a->ly->bv);
+		if (j->ly->bq) {
+			rb_vec_add_f32(e, q, j->ly->bq);
+			rb_vec_add_f32(kv, k, j->ly->bk);
+			rb_vec_add_f32(kv, v, j->ly->bv);
 		}
 		const float *cs = s->rope + t * hp->n_rot;
 		for (int64_t h = 0; h < hp->n_head; h++)
@@ -171,7 +223,7 @@ static void qkv_rows(void *arg, int ith, int nth)
 			rope_head(k + h * hd, cs, hp->n_rot, hp->rope_neox);
 
 		const int64_t pos = s->n_past + t;
-		const size_t layer = (size_t)a->il * s->kv_layer_bytes;
+		const size_t layer = (size_t)j->il * s->kv_layer_bytes;
 		void *kd = (char *)s->k_cache + layer + (size_t)pos * s->kv_row_bytes;
 		char *vt = (char *)s->v_cache + layer;
 		if (s->kv_type == RB_TYPE_F16) {
@@ -186,9 +238,19 @@ static void qkv_rows(void *arg, int ith, int nth)
 	}
 }
 
-struct attn_task {
+static void qkv(rb_session *s, const struct rb_layer *ly, int64_t il, int64_t n)
+{
+	const rb_model_hparams *hp = &s->m->hp;
+	/* RoPE and the scattered V stores weigh some 4 units per element */
+	struct qkv_job j = {s, ly, il, n, 1};
+	j.n_chunks = n_chunks_for(s, n, n * 4 * (hp->n_embd + 2 * rb_hp_kv_dim(hp)));
+	run_chunks(s, qkv_chunk, &j, j.n_chunks);
+}
+
+struct attn_job {
 	rb_session *s;
 	int64_t il, n;
+	long n_chunks;
 };
 
 /* Causal attention of one query head over cache positions 0..pos. */
@@ -218,48 +280,70 @@ static void attend(rb_session *s, float *scores, const float *q, float *out, int
 	}
 }
 
-/* Work items are (token, head) pairs, dealt out round-robin: in a prefill
- * later tokens attend to more positions, so contiguous ranges would leave the
- * first threads idle. */
-static void attention_rows(void *arg, int ith, int nth)
+/* Work items are (token, head) pairs in order, so a chunk's heads of one token
+ * share their KV heads (GQA) in cache. In a prefill later tokens attend to
+ * more positions: chunk 0, claimed first, is the last range of items, so the
+ * longest chunks start first and the short ones fill the gaps at the end. */
+static void attention_chunk(void *arg, long c)
 {
-	const struct attn_task *a = arg;
-	rb_session *s = a->s;
+	const struct attn_job *j = arg;
+	rb_session *s = j->s;
 	const rb_model_hparams *hp = &s->m->hp;
 	const int64_t group = hp->n_head / hp->n_head_kv;
-	float *scores = s->scores + (size_t)ith * (size_t)s->n_ctx;
-	for (int64_t it = ith; it < a->n * hp->n_head; it += nth) {
+	float *scores = s->scores + (size_t)c * (size_t)s->n_ctx;
+	long i0, i1;
+	rb_split_range((long)(j->n * hp->n_head), (int)(j->n_chunks - 1 - c), (int)j->n_chunks,
+		       &i0, &i1);
+	for (long it = i0; it < i1; it++) {
 		const int64_t t = it / hp->n_head, h = it % hp->n_head;
 		const int64_t off = t * hp->n_embd + h * hp->head_dim;
-		attend(s, scores, s->q + off, s->att + off, a->il, h / group, s->n_past + t);
+		attend(s, scores, s->q + off, s->att + off, j->il, h / group, s->n_past + t);
 	}
 }
 
-struct swiglu_task {
+static void attention(rb_session *s, int64_t il, int64_t n)
+{
+	const rb_model_hparams *hp = &s->m->hp;
+	/* per (token, head): a K dot and a V dot product of head_dim per position */
+	const int64_t positions = s->n_past + (n + 1) / 2;
+	struct attn_job j = {s, il, n, 1};
+	j.n_chunks = n_chunks_for(s, n * hp->n_head, n * hp->n_head * positions * hp->head_dim * 2);
+	run_chunks(s, attention_chunk, &j, j.n_chunks);
+}
+
+/* hb = silu(hb) * hb2 over n * n_ff elements, in chunks of whole SWIGLU_BLOCKs:
+ * the SIMD kernels (8 or 4 lanes) then cover the same elements whatever the
+ * number of chunks, and only the last few go through the scalar tail. */
+#define SWIGLU_BLOCK 64
+
+struct swiglu_job {
 	rb_session *s;
-	int64_t n;
+	int64_t total;
+	long n_chunks;
 };
 
-static void swiglu_rows(void *arg, int ith, int nth)
+static void swiglu_chunk(void *arg, long c)
 {
-	const struct swiglu_task *a = arg;
-	const int64_t total = a->n * a->s->m->hp.n_ff;
-	long i0, i1;
-	rb_split_range((long)total, ith, nth, &i0, &i1);
-	rb_vec_swiglu_f32(i1 - i0, a->s->hb + i0, a->s->hb + i0, a->s->hb2 + i0);
+	const struct swiglu_job *j = arg;
+	long b0, b1;
+	rb_split_range((long)((j->total + SWIGLU_BLOCK - 1) / SWIGLU_BLOCK), (int)c, (int)j->n_chunks,
+		       &b0, &b1);
+	const int64_t i0 = b0 * SWIGLU_BLOCK;
+	const int64_t i1 = b1 * SWIGLU_BLOCK < j->total ? b1 * SWIGLU_BLOCK : j->total;
+	if (i1 > i0)
+		rb_vec_swiglu_f32(i1 - i0, j->s->hb + i0, j->s->hb + i0, j->s->hb2 + i0);
+}
+
+static void swiglu(rb_session *s, int64_t n)
+{
+	const int64_t total = n * s->m->hp.n_ff;
+	/* the exp polynomial and the division: some 4 units per element */
+	struct swiglu_job j = {s, total, 1};
+	j.n_chunks = n_chunks_for(s, (total + SWIGLU_BLOCK - 1) / SWIGLU_BLOCK, total * 4);
+	run_chunks(s, swiglu_chunk, &j, j.n_chunks);
 }
 
 /* ---- the step ---------------------------------------------------------------- */
-
-static void embed(rb_session *s, const int32_t *tokens, int64_t n)
-{
-	const rb_gguf_tensor *te = s->m->tok_embd;
-	const int64_t e = s->m->hp.n_embd;
-	const size_t row = rb_row_size(te->type, e);
-	for (int64_t t = 0; t < n; t++)
-		rb_dequantize_row(te->type, (const char *)te->data + (size_t)tokens[t] * row,
-				  s->x + t * e, e);
-}
 
 static int layer_forward(rb_session *s, int64_t il, int64_t n, rb_err *err)
 {
@@ -274,10 +358,8 @@ static int layer_forward(rb_session *s, int64_t il, int64_t n, rb_err *err)
 	    (rc = mm(s, &ly->wk, n, s->xb, e, s->k, kv, err)) ||
 	    (rc = mm(s, &ly->wv, n, s->xb, e, s->v, kv, err)))
 		return rc;
-	struct qkv_task qt = {s, ly, il, n};
-	run(s, qkv_rows, &qt, n);
-	struct attn_task at = {s, il, n};
-	run(s, attention_rows, &at, n * hp->n_head);
+	qkv(s, ly, il, n);
+	attention(s, il, n);
 	if ((rc = mm(s, &ly->wo, n, s->att, e, s->xb, e, err)))
 		return rc;
 
@@ -286,8 +368,7 @@ static int layer_forward(rb_session *s, int64_t il, int64_t n, rb_err *err)
 	if ((rc = mm(s, &ly->w_gate, n, s->xb, e, s->hb, ff, err)) ||
 	    (rc = mm(s, &ly->w_up, n, s->xb, e, s->hb2, ff, err)))
 		return rc;
-	struct swiglu_task st = {s, n};
-	run(s, swiglu_rows, &st, n * ff >= 4096 ? 2 : 1);
+	swiglu(s, n);
 	return mm(s, &ly->w_down, n, s->hb, ff, s->xb, e, err);
 }
 
@@ -297,7 +378,6 @@ int rb_forward_step(rb_session *s, const int32_t *tokens, int64_t n, int64_t wan
 	const rb_model *m = s->m;
 	const int64_t e = m->hp.n_embd;
 	embed(s, tokens, n);
-	rope_table(s, n);
 	for (int64_t il = 0; il < m->hp.n_layer; il++) {
 		int rc = layer_forward(s, il, n, err);
 		if (rc != RB_OK)
