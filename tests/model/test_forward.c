@@ -224,17 +224,19 @@ static void logits_run(const struct tm_spec *spec, int threads, const int32_t *t
 
 /* The thread count changes who computes what, never the arithmetic: logits
  * are bit-identical for 1, 2 and 3 threads (3: chunk and work splits that do
- * not divide evenly). n_ff 520 makes n_tok * n_ff splits fall off the SIMD
- * width, 12 heads over 4 KV heads give uneven head splits. */
+ * not divide evenly). The sizes give every job of a 40-token prefill several
+ * chunks (at least three times forward.c's MIN_CHUNK_WORK); n_ff 1040 makes
+ * even splits of n_tok * n_ff fall off the SIMD width, 12 heads over 4 KV
+ * heads give uneven head splits. */
 static void test_thread_independence(void)
 {
 	struct tm_spec spec = tm_default();
-	spec.n_ff = 520;
+	spec.n_ff = 1040;
 	spec.n_head = 12;
 	spec.n_head_kv = 4;
-	spec.n_embd = 384; /* head dim 32 */
+	spec.n_embd = 768; /* head dim 64 */
 	spec.seed = 9;
-	const int64_t T = rb_test_quick() ? 20 : 40, n_dec = 4, V = spec.n_vocab;
+	const int64_t T = 40, n_dec = 4, V = spec.n_vocab;
 	int32_t tokens[40];
 	uint64_t rng = 77;
 	for (int64_t t = 0; t < T; t++)
