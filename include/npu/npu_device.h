@@ -5,7 +5,8 @@
  * device: the kernel gives every fd its own IOMMU domain.
  *
  * uAPI facts: include/uapi/drm/rocket_accel.h (Linux 6.18), see
- * docs/npu-programming.md §uAPI. All functions return 0 or a negative errno
+ * docs/npu-mainline-status.md#uapi and userspace/libnpu/device/README.md (what
+ * the kernel does with each call). All functions return 0 or a negative errno
  * value; npu_device_error() then names the operation (ioctl) and errno. */
 #ifndef NPU_DEVICE_H
 #define NPU_DEVICE_H
@@ -21,7 +22,8 @@ struct npu_sim_config;
 struct npu_sim_stats;
 
 /* The RK3588 has 3 NPU cores; one fd (context) runs one job at a time on one
- * of them (facts §1.4), so up to 3 contexts keep all cores busy. */
+ * of them (rocket_job.c and the DRM scheduler, see the device README), so up
+ * to 3 contexts keep all cores busy. */
 #define NPU_DEVICE_MAX_CONTEXTS 3
 /* A generous deadline for npu_bo_prep callers: the kernel kills a job after
  * 500 ms, so this only matters for queues of many jobs. */

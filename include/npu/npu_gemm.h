@@ -5,7 +5,8 @@
  *
  * B (the weights) is packed once into the NPU's kernel-block layout and stays
  * resident in BOs, split by output columns across the devices (one device =
- * one fd = one core at a time, facts §1.4; each holds only its N-slice). A is
+ * one fd = one core at a time, docs/npu-programming.md#the-npu-in-one-page;
+ * each holds only its N-slice). A is
  * packed per call, C unpacked per call. Every task is the silicon-proven
  * mtx512 matmul recipe (docs/npu-programming.md "The recipe we emit"); the
  * planner tiles M to the CBUF, slices K when a kernel group would not fit its

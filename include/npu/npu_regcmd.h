@@ -2,8 +2,8 @@
 /* RK3588 NPU register-command ("regcmd") lists: encoder, decoder,
  * disassembler and a field-level differ.
  *
- * A regcmd entry is one little-endian 64-bit word (facts §3.1; TRM ch.36,
- * registers.xml, MTX npu_hw.h, Mesa rkt_regcmd.c):
+ * A regcmd entry is one little-endian 64-bit word (TRM ch. 36, registers.xml,
+ * MTX npu_hw.h, Mesa rkt_regcmd.c; docs/npu-programming.md#register-commands-regcmd):
  *   bits 63..48  header: block target bit (0x0100 PC ... 0x8000 PPU_RDMA) | 0x0001
  *   bits 47..16  32-bit register value
  *   bits 15..0   register offset inside the core window (0x100C = CNA_CONV_CON1)
@@ -11,8 +11,9 @@
  * requires before op-enable), 0x0081 | mask | 0x0008 (op-enable of the
  * blocks in `mask`, GLOBAL OPERATION_ENABLE bit layout).
  *
- * A task is a body of register writes followed by a 4-entry tail (facts
- * §3.2): [0 or PC_BASE_ADDRESS], PC_REGISTER_AMOUNTS, 0x0041 marker, op-enable. */
+ * A task is a body of register writes followed by a 4-entry tail (Mesa
+ * rkt_regcmd.c, MTX npu_matmul.c; same section): [0 or PC_BASE_ADDRESS],
+ * PC_REGISTER_AMOUNTS, 0x0041 marker, op-enable. */
 #ifndef NPU_REGCMD_H
 #define NPU_REGCMD_H
 
@@ -66,7 +67,7 @@ uint32_t npu_rc_field(npu_rc_builder *b, enum npu_field_id f, int64_t value);
 #define NPU_SET(b, FIELD, v) npu_rc_field((b), NPU_F_##FIELD, (int64_t)(v))
 /* Append a raw 64-bit entry (special entries, test vectors). */
 void npu_rc_raw(npu_rc_builder *b, uint64_t entry);
-/* Tail of the last (or only) task of a kick (facts §3.2, MTX ops[104..107]):
+/* Tail of the last (or only) task of a kick (MTX npu_matmul.c ops[104..107]):
  * no-op, PC_REGISTER_AMOUNTS = 0, the 0x0041 marker, op-enable(mask). */
 void npu_rc_tail(npu_rc_builder *b, uint32_t enable_mask);
 /* Append no-op entries until count is a multiple of `n` (e.g. 2: the PC

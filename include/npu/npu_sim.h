@@ -43,7 +43,7 @@ typedef struct npu_sim_stats {
 	uint64_t macs;            /* multiply-accumulates executed */
 	uint64_t dma_read_bytes;  /* feature + weight + bias + regcmd */
 	uint64_t dma_write_bytes;
-	uint64_t cycles;          /* estimate, see docs/npu-programming.md §cycle model */
+	uint64_t cycles;          /* estimate, docs/npu-programming.md#cycle-model */
 } npu_sim_stats;
 
 typedef struct npu_sim_core npu_sim_core;
@@ -76,7 +76,8 @@ int npu_sim_run_regcmd(npu_sim_core *core, const npu_sim_mem *mem, uint64_t regc
 /* Cycle model (docs/npu-programming.md "Cycle model"): one task costs
  *   compute = output pixels * ceil(channels / 32) * ceil(kernels / G) * kernel area
  *             (G = 32 for int8, 16 for fp16: one MAC-array step is 32 input
- *             channels x G kernels = 1024 int8 / 512 fp16 MACs, TRM + facts §2.3)
+ *             channels x G kernels = 1024 int8 / 512 fp16 MACs: TRM ch. 36 rates,
+ *             the weight layouts of docs/npu-programming.md#data-layouts)
  *   dma     = dma_bytes * clock_hz / rate, rate = dram_bytes_per_s, or
  *             dma_bytes_per_cycle * clock_hz when that is set and lower
  *   cycles  = max(compute, dma) + task_overhead_cycles

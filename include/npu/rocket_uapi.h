@@ -3,7 +3,8 @@
  * published layout of include/uapi/drm/rocket_accel.h as merged for Linux 6.18
  * (torvalds/linux f088104d837a, the 4-ioctl revision; the older 2-ioctl draft
  * 0810d5ad88a1 had CREATE_BO and SUBMIT only). Field meanings and the kernel's
- * handling of each field: docs/npu-programming.md and the comments below.
+ * handling of each field: docs/npu-mainline-status.md#uapi,
+ * userspace/libnpu/device/README.md and the comments below.
  *
  * If the system's <drm/rocket_accel.h> was included first, its definitions are
  * used and only the layout checks at the end of this file apply to them. */
@@ -88,7 +89,7 @@ struct drm_rocket_fini_bo {
 /* DRM driver name of the accel node (rocket_drv.c: drm_driver.name). */
 #define ROCKET_DRM_DRIVER_NAME "rocket"
 
-/* Layout checks: every size and offset of the 6.18 uAPI (facts §1.2). */
+/* Layout checks: every size and offset of the 6.18 uAPI (rocket_accel.h). */
 #define ROCKET_UAPI_CHECK_OFF(type, field, off) \
 	_Static_assert(offsetof(struct type, field) == (off), #type "." #field " offset")
 
@@ -127,7 +128,7 @@ ROCKET_UAPI_CHECK_OFF(drm_rocket_fini_bo, handle, 0);
 ROCKET_UAPI_CHECK_OFF(drm_rocket_fini_bo, reserved, 4);
 
 /* ioctl numbers: 'd' type, DRM_COMMAND_BASE 0x40, generic _IOC encoding
- * (x86-64 and arm64 share it): facts §1.2. */
+ * (x86-64 and arm64 share it); the numbers: docs/npu-mainline-status.md#uapi. */
 _Static_assert(DRM_COMMAND_BASE == 0x40, "DRM_COMMAND_BASE");
 _Static_assert(DRM_IOCTL_ROCKET_CREATE_BO == 0xC0186440u, "DRM_IOCTL_ROCKET_CREATE_BO");
 _Static_assert(DRM_IOCTL_ROCKET_SUBMIT == 0x40186441u, "DRM_IOCTL_ROCKET_SUBMIT");

@@ -205,6 +205,18 @@ def check_schema(doc):
         if isinstance(v, list) and is_int(cores) and len(v) != cores:
             problems.append("npu.%s lists %d nodes for %d cores" % (k, len(v), cores))
     want("npu.clock_hz_expected", is_int)
+    # npu-probe reads kernel.* files relative to the fleet file's parent
+    # directory, so a deploy command must copy their top directory too.
+    deploy = want("commands.deploy", is_str)
+    if isinstance(deploy, str):
+        for key in ("kernel.config_fragment", "kernel.overlay"):
+            p = get(doc, key)
+            if not isinstance(p, str) or "/" not in p:
+                continue
+            top = p.split("/")[0] + "/"
+            if not re.search(r"(?:^|\s)" + re.escape(top) + r"(?:\s|$)", deploy):
+                problems.append("commands.deploy does not copy %s, which %s (%s) needs on "
+                                "the board" % (top, key, p))
     return problems
 
 
@@ -248,6 +260,11 @@ SELF_TESTS = {
     "wrong type": ("machine: m\nmemory:\n  total_gib: lots\n", 1),
     "node count": ("machine: m\nnpu:\n  cores: 3\n  dt_nodes: [/a]\n", 1),
     "unquoted colon": ("machine: m\nboard: a: b\n", 1),
+    "deploy copies kernel/": ("machine: m\nkernel:\n  config_fragment: kernel/x.config\n"
+                              "commands:\n  deploy: \"rsync -a fleet/ b:f/ && rsync -a kernel/ b:k/\"\n",
+                              0),
+    "deploy misses kernel/": ("machine: m\nkernel:\n  config_fragment: kernel/x.config\n"
+                              "commands:\n  deploy: \"rsync -a fleet/ b:f/\"\n", 1),
 }
 
 

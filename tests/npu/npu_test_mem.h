@@ -65,7 +65,8 @@ static inline void tmem_free(tmem *t)
 	t->count = 0;
 }
 
-/* The kernel's ten-step kick of one task (facts §1.3, rocket_job.c). */
+/* The kernel's ten-step kick of one task (rocket_job.c,
+ * docs/npu-programming.md#the-kick-what-the-kernel-writes-per-task). */
 static inline int tmem_kick(npu_sim_core *core, tmem *t, uint32_t regcmd_iova, uint32_t count)
 {
 	static const uint32_t pc_base = 0x0010, amounts = 0x0014, mask = 0x0020, clear = 0x0024,

@@ -6,7 +6,9 @@
 
 #include <string.h>
 
-/* facts §4.6: MTX matmul, INT8 -> INT32, M=64 K=256 N=128. */
+/* MTX matmul, INT8 -> INT32, M=64 K=256 N=128: the values of mtx512's
+ * gen_matmul_task / gen_matmul_int8 (src/npu_matmul.c @4723947) for this
+ * shape, in its order (docs/npu-programming.md#the-recipe-we-emit). */
 const uint64_t vec_mtx_int8_64x256x128[VEC_MTX_ENTRIES] = {
 	0x10010000000E4004, 0x020100000000100C, 0x0201000004101010, 0x0201000000091014,
 	0x0201000100401020, 0x020100FF01001024, 0x0201000000011028, 0x020100000040102C,
@@ -184,7 +186,7 @@ size_t vec_mesa_conv_stream(uint64_t out[VEC_MESA_MAX_ENTRIES], const vec_mesa_c
 	mesa_task(p, &t);
 	const uint32_t con0 = (t.weight_banks << 4) | t.input_banks;
 	const uint32_t w = p->width, h = p->height;
-	/* Requantization multiplier (rkt_regcmd.c, facts §7.3). */
+	/* Requantization multiplier, encoded as Mesa's rkt_regcmd.c does. */
 	const uint32_t bits = f32_bits(p->in_scale * p->w_scale / p->out_scale);
 	const uint32_t shift = 127 + 31 - 32 - (bits >> 23) + 16;
 	uint32_t scale = ((bits >> 9) & 0x7fff) + 1;

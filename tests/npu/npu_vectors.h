@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Silicon-proven register streams re-expressed as test vectors from their
- * documented register values (docs/npu-programming.md "Reference streams"):
+ * documented register values (docs/npu-programming.md "The recipe we emit",
+ * "Our stream versus Mesa's"):
  *   - mtx512/rk3588-npu's matmul task (INT8->INT32, FP16->FP32, FP16->FP16),
  *     run bit-exactly on RK3588 silicon by its author's tests;
  *   - Mesa rocket's quantized convolution task (rkt_regcmd.c / rkt_task.c),
@@ -13,7 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* MTX INT8 matmul M=64 K=256 N=128 (facts §4.6), A/B/C at these IOVAs. */
+/* MTX INT8 matmul M=64 K=256 N=128 (mtx512 src/npu_matmul.c), A/B/C at
+ * these IOVAs. */
 #define VEC_MTX_A 0x00100000u
 #define VEC_MTX_B 0x00200000u
 #define VEC_MTX_C 0x00300000u
@@ -22,7 +24,8 @@ extern const uint64_t vec_mtx_int8_64x256x128[VEC_MTX_ENTRIES];
 
 enum vec_mtx_variant { VEC_MTX_I8_I32, VEC_MTX_F16_F32, VEC_MTX_F16_F16 };
 
-/* MTX's recipe (MTX column of facts §4.2-4.4, variants of §4.6) for an
+/* MTX's recipe (gen_matmul_int8 / gen_matmul_fp16 in mtx512's
+ * src/npu_matmul.c; docs/npu-programming.md#the-recipe-we-emit) for an
  * M x K x N task, in MTX's entry order. Returns VEC_MTX_ENTRIES. */
 size_t vec_mtx_stream(uint64_t out[VEC_MTX_ENTRIES], enum vec_mtx_variant v, uint32_t m,
 		      uint32_t k, uint32_t n, uint32_t a, uint32_t b, uint32_t c);
@@ -40,7 +43,7 @@ typedef struct vec_mesa_conv {
 /* Mesa's task stream (rkt_regcmd.c emission order, rkt_task.c values). */
 size_t vec_mesa_conv_stream(uint64_t out[VEC_MESA_MAX_ENTRIES], const vec_mesa_conv *p);
 
-/* Mesa's buffer conventions (rkt_ml.c, rkt_coefs.c; facts §4.7, §5.1, §5.3):
+/* Mesa's buffer conventions (rkt_ml.c, rkt_coefs.c; docs/npu-programming.md#data-layouts):
  * sizes, and filling the NPU buffers from TFLite-style uint8 tensors
  * (input NHWC [H][W][C], weights [OC][C], bias int32 [OC]). */
 size_t vec_mesa_input_bytes(const vec_mesa_conv *p);

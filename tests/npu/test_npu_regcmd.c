@@ -46,7 +46,7 @@ static void test_round_trip(void)
 		CHECK_EQ_INT(e.reg, regs[i]);
 		CHECK_EQ_INT(e.value, vals[i]);
 		CHECK_EQ_INT(e.issues, 0);
-		/* header = block bit | 1 (facts §3.1) */
+		/* header = block bit | 1 (docs/npu-programming.md#register-commands-regcmd) */
 		CHECK_EQ_INT(e.header, npu_block_header_bit((enum npu_block)npu_reg_table[regs[i]].block) | 1);
 		CHECK_EQ_INT(npu_rc_offset(b.entries[i]), npu_reg_table[regs[i]].offset);
 	}
@@ -77,7 +77,7 @@ static void test_builder(void)
 	npu_rc_write(&b, NPU_R_GLOBAL_OPERATION_ENABLE, 1);
 	CHECK_EQ_INT(b.error, -EINVAL);
 
-	/* The tail (facts §3.2), then the buffer is full. */
+	/* The tail (MTX ops[104..107], Mesa rkt_regcmd.c), then the buffer is full. */
 	npu_rc_init(&b, buf, 5);
 	npu_rc_tail(&b, 0x0d);
 	CHECK_EQ_INT(b.error, 0);
@@ -88,7 +88,7 @@ static void test_builder(void)
 	CHECK_EQ_INT(buf[3], 0x00810000000D0008ull);
 	npu_rc_pad(&b, 3); /* 4 -> 6 entries: the 6th does not fit */
 	CHECK_EQ_INT(b.error, -ENOSPC);
-	CHECK_EQ_INT(npu_rc_amount_for(108), 53); /* facts §4.6 */
+	CHECK_EQ_INT(npu_rc_amount_for(108), 53); /* rocket_job.c: (108 + 1) / 2 - 1 */
 	CHECK_EQ_INT(npu_rc_amount_for(107), 53);
 }
 

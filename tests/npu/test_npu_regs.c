@@ -43,7 +43,8 @@ static void test_table_consistency(void)
 
 static void test_facts(void)
 {
-	/* facts §3.3, §4.2-4.5 offsets; §3.1 header bits; §2.2 block bases. */
+	/* Offsets and block bases: registers.xml, TRM ch. 36; header bits: MTX
+	 * npu_hw.h, Mesa rkt_regcmd.c (docs/npu-programming.md#register-commands-regcmd). */
 	CHECK_EQ_INT(NPU_OFF_PC_BASE_ADDRESS, 0x0010);
 	CHECK_EQ_INT(NPU_OFF_PC_INTERRUPT_RAW_STATUS, 0x002C);
 	CHECK_EQ_INT(NPU_OFF_CNA_CONV_CON1, 0x100C);

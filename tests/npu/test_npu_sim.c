@@ -13,7 +13,7 @@
 
 #define RC_IOVA 0x00010000u
 
-/* MTX data layouts (facts §5.1, §5.3, §5.5). */
+/* MTX data layouts (docs/npu-programming.md#data-layouts). */
 static size_t mtx_a_index(uint32_t m_total, uint32_t c2, uint32_t m, uint32_t k)
 {
 	return ((size_t)(k / c2) * m_total + m) * c2 + k % c2;

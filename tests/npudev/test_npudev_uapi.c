@@ -3,7 +3,8 @@
  * compile-time checks; this test recomputes the same facts at run time by a
  * different route (byte offsets measured on instances, ioctl numbers built
  * from the generic _IOC bit layout by hand) against the published values of
- * Linux 6.18's include/uapi/drm/rocket_accel.h (facts §1.2). */
+ * Linux 6.18's include/uapi/drm/rocket_accel.h (the numbers:
+ * docs/npu-mainline-status.md#uapi). */
 #include <stdint.h>
 #include <string.h>
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The system audit, in the order docs/npu-mainline-status.md walks the stack:
  * kernel, device tree, driver and node, power, IOMMU, clock, CPU, memory.
- * Facts cited: docs/npu-mainline-status.md, facts §1.1/§1.5/§1.6. */
+ * Facts cited: docs/npu-mainline-status.md (#kernel-driver, #device-tree), from
+ * drivers/accel/rocket, the rockchip,rk3588-rknn-core binding and
+ * rk3588-base.dtsi of Linux 6.18. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>

@@ -29,8 +29,8 @@ _Static_assert(offsetof(npu_task, regcmd_count) ==
 	       "npu_task.regcmd_count");
 
 /* PC_REGISTER_AMOUNTS.PC_DATA_AMOUNT is 16 bits of 128-bit lines minus one
- * (facts §3.3): at most 65536 lines = 131072 entries per task; the kernel
- * masks larger counts silently. */
+ * (registers.xml; rocket_job.c masks larger counts silently, see README.md):
+ * at most 65536 lines = 131072 entries per task. */
 #define NPU_MAX_REGCMD_COUNT 131072u
 #define NPU_MAX_ACCEL_MINOR 63
 

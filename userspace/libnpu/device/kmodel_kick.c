@@ -2,7 +2,8 @@
 /* Kernel model, part 3: what the rocket driver writes to a core's MMIO
  * window to run one task, and how it decides the task is done.
  * Source: rocket_job.c (rocket_job_hw_submit, rocket_job_irq_handler,
- * rocket_job_handle_irq), Linux 6.18; facts §1.3. */
+ * rocket_job_handle_irq), Linux 6.18; the table in
+ * docs/npu-programming.md#the-kick-what-the-kernel-writes-per-task. */
 #include "kmodel_priv.h"
 #include "npu/npu_capture.h"
 
@@ -11,7 +12,7 @@
 #include <string.h>
 
 /* The PC/CNA/CORE registers the kernel touches (offsets in the core window,
- * registers.xml / rocket_registers.h; facts §1.3, §3.3). */
+ * registers.xml / rocket_registers.h, Linux 6.18). */
 enum kick_reg {
 	PC_OPERATION_ENABLE = 0x0008,
 	PC_BASE_ADDRESS = 0x0010,

@@ -3,8 +3,9 @@
  * simulator: what the in-process simulator device and the LD_PRELOAD shim
  * present behind the real uAPI. Internal to libnpu (not a public header).
  *
- * Modelled (sources: facts §1.2-§1.4, drivers/accel/rocket/rocket_{drv,gem,
- * job}.c, drivers/gpu/drm/drm_ioctl.c):
+ * Modelled (sources: Linux 6.18 drivers/accel/rocket/rocket_{drv,gem,job}.c,
+ * drivers/gpu/drm/drm_ioctl.c, the DRM scheduler; behaviour by behaviour in
+ * userspace/libnpu/device/README.md):
  *   - npu_kdev = the DRM device: N simulated cores (RK3588: 3), each an
  *     npu_sim_core driven only through MMIO, one job at a time per core;
  *   - npu_kfile = one open file: its own 32-bit IOMMU aperture with a

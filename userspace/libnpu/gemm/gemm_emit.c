@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Regcmd emission: every GEMM task is mtx512/rk3588-npu's matmul task
  * (src/npu_matmul.c gen_matmul_task / gen_matmul_int8 / gen_matmul_fp16 at
- * 4723947, facts §4.6), register for register and in the same order, with
- * the task's sizes and addresses. Deviations: none in register values; the
- * planner only chooses shapes MTX's own constraints allow (M % 4 == 0 or
- * M == 1, K % 32 == 0, N % 16 == 0, data banks <= 11, kernel <= one bank).
+ * 4723947; docs/npu-programming.md#the-recipe-we-emit), register for register
+ * and in the same order, with the task's sizes and addresses. Deviations:
+ * none in register values; the planner only chooses shapes MTX's own
+ * constraints allow (M % 4 == 0 or M == 1, K % 32 == 0, N % 16 == 0, data
+ * banks <= 11, kernel <= one bank).
  * tests/npu/test_npu_gemm.c diffs this against the reference stream. */
 #include "gemm_internal.h"
 
@@ -24,7 +25,8 @@ void gemm_emit_task(npu_rc_builder *b, const npu_gemm_plan *p, const gemm_task *
 	const uint32_t out = (uint32_t)p->out_prec;
 	const uint32_t m = t->m, k = t->k, n = t->n, bpe = l->bpe;
 	/* Feature cube W=1 x H=m x C=k: line stride 4 atoms, surface stride
-	 * 4 * (m/4 - 1), i.e. m - 4, or -3 for m = 1 (MTX, facts §5.2). */
+	 * 4 * (m/4 - 1), i.e. m - 4, or -3 for m = 1 (MTX; the address model:
+	 * docs/npu-programming.md#data-layouts). */
 	const int64_t surf = m == 1 ? -3 : (int64_t)m - 4;
 	/* BS_OW_CFG SIZE_E and SURFACE_ADD per output type (MTX: 7 / 8 for
 	 * int32, 3 / 4 for fp32, 1 / 2 for fp16). */

@@ -13,7 +13,8 @@
 
 /* Entries of one task's regcmd segment: MTX's 104-entry body + 4-entry tail. */
 #define GEMM_TASK_ENTRIES 108u
-/* Silicon-tested limits we stay inside (facts §6.2, MTX tests). */
+/* Silicon-tested limits we stay inside (MTX tests/matmul_*.c;
+ * docs/npu-programming.md#limits-and-the-planner). */
 #define GEMM_DEFAULT_MAX_K 4096u
 #define GEMM_MAX_N_PER_TASK 4096u
 /* FEATURE_GRAINS = rows + 1 must fit 10 bits; DATAIN_HEIGHT 11 bits. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* CPU-side data layouts of the GEMM (facts §5.1, §5.3, §5.5; MTX's
- * feature_data() / weight_int8() / weight_fp16() and its output reads):
+/* CPU-side data layouts of the GEMM (docs/npu-programming.md#data-layouts;
+ * MTX's feature_data() / weight_int8() / weight_fp16() and its output reads):
  *   A tile (rows r of m, channel k):  ((k / C2) * m + r) * C2 + k % C2 elements,
  *                                     C2 = 16 int8 / 8 fp16
  *   B block (kernel n of N, channel k): (n / G) * G * K + (k / 32) * G * 32

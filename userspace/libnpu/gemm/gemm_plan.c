@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The GEMM planner: splits C = A . B^T into NPU tasks.
  *
- * Decisions (docs/npu-programming.md "Planner"):
+ * Decisions (docs/npu-programming.md#limits-and-the-planner):
  *  - N across cores: whole kernel groups (32 int8 / 16 fp16), balanced; each
  *    core keeps only its N-slice of the packed weights.
  *  - K slices: at most max_k channels (default 4096, the largest K MTX ran

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Running GEMM plans on npu_device contexts: resident weights per context,
  * scratch BOs for A, C and the regcmds, one job per context (its tasks run
- * in order on one core; the contexts run concurrently, facts §1.4). */
+ * in order on one core; the contexts run concurrently: rocket_job.c and the
+ * DRM scheduler, see userspace/libnpu/device/README.md). */
 #include "gemm_internal.h"
 
 #include <errno.h>
@@ -208,7 +209,8 @@ static int prepare_core(npu_gemm_ctx *ctx, const npu_gemm_plan *p, uint32_t c, r
 }
 
 /* The rocket uAPI does not report failed jobs (a hung or faulting task
- * gets its core reset and the fence signalled, facts §1.2/§1.3), so every
+ * gets its core reset and the fence signalled: rocket_job.c, see
+ * docs/npu-programming.md#the-kick-what-the-kernel-writes-per-task), so every
  * task's last output atom is primed with a canary and must have been
  * overwritten when the job is done. A real result equal to the 16-byte
  * canary has probability ~2^-128. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* regcmd builder and decoder (entry format: facts §3.1, tail: §3.2). */
+/* regcmd builder and decoder (entry format and tail: TRM ch. 36, registers.xml,
+ * MTX npu_hw.h, Mesa rkt_regcmd.c; docs/npu-programming.md#register-commands-regcmd). */
 #include "npu/npu_regcmd.h"
 
 #include <errno.h>
@@ -295,7 +296,7 @@ size_t npu_rc_disassemble(FILE *out, const uint64_t *entries, size_t n, unsigned
 		npu_rc_entry e;
 		npu_rc_decode(entries[i], &e);
 		npu_rc_format(&e, flags, line, sizeof(line));
-		/* TRM: the 0x0041 entry must precede op-enable (facts §3.2, §8.7). */
+		/* TRM ch. 36: the 0x0041 entry must precede op-enable. */
 		const bool no_marker = e.kind == NPU_RC_OP_ENABLE && !marker;
 		fprintf(out, "%5zu  %s%s\n", i, line,
 			no_marker ? "  !! no 0x0041 marker in this task" : "");

@@ -6,15 +6,18 @@
  *   - direct 1x1 convolution, stride 1, no padding (matmul = W 1 x H M x C K);
  *   - int8 x int8 -> exact int32 accumulation; fp16 x fp16 -> exact products
  *     summed in binary64 and rounded once to binary32 (stands in for the
- *     wide accumulator NVDLA documents, facts §7.2);
- *   - feature fetch in both GROUP_LINE_OFF address models (facts §5.2);
- *   - weights in 32x32 (int8) / 16x32 (fp16) kernel blocks (facts §5.3),
- *     with Mesa's compacted last kernel group and 16-wide last int8 channel
- *     group;
+ *     wide accumulator NVDLA documents, as quoted in Mesa's rkt_coefs.c);
+ *   - feature fetch in both GROUP_LINE_OFF address models;
+ *   - weights in 32x32 (int8) / 16x32 (fp16) kernel blocks (MTX, Mesa
+ *     rkt_coefs.c), with Mesa's compacted last kernel group and 16-wide last
+ *     int8 channel group;
  *   - DPU: all-bypass; BS ALU add of an int32 bias read through DPU_RDMA;
  *     the OW offset-weight term; OUT_CVT scale/shift/offset with saturation
- *     (order and rounding: facts §7.3, an assumption);
- *   - output write with DST_SURF_STRIDE and NOTCH_ADDR_0 (facts §5.5). */
+ *     (values as Mesa's rkt_regcmd.c writes them; order and rounding are an
+ *     assumption);
+ *   - output write with DST_SURF_STRIDE and NOTCH_ADDR_0.
+ * Layouts: docs/npu-programming.md#data-layouts; what is assumed where:
+ * docs/npu-programming.md#the-simulator. */
 #include "sim_internal.h"
 
 #include <errno.h>
@@ -119,7 +122,8 @@ static int recipe_field(npu_sim_core *c, enum npu_field_id f, uint64_t have, uin
 	} while (0)
 
 /* DPU_BS_OW_CFG.SIZE_E_0/1/2 and DPU_SURFACE_ADD (per DST_SURF_STRIDE atom)
- * by output precision, as every known recipe writes them (facts §4.4, §8.6):
+ * by output precision, as every known recipe writes them (MTX npu_matmul.c,
+ * Mesa rkt_regcmd.c, HM, AB; docs/npu-programming.md#the-simulator):
  * MTX int32 7 / 8 * M, fp32 3 / 4 * M, fp16 1 / 2 * M with DST_SURF_STRIDE M;
  * Mesa int8 1 / 2 * W * H with DST_SURF_STRIDE W * H; the row-major recipes
  * int32 8 (HM) and fp32 4 (AB) with DST_SURF_STRIDE 1. Their meaning is not
@@ -150,7 +154,8 @@ static int decode_cna(npu_sim_core *c, struct conv *v)
 	v->bpe = v->prec == NPU_PREC_INT8 ? 1 : 2;
 	v->c2 = NPU_ATOM_BYTES / v->bpe;
 
-	/* KERNEL_GROUP: every known recipe writes 0 (facts §8.4). */
+	/* KERNEL_GROUP: every known recipe writes 0, although the TRM describes
+	 * kernel groups (docs/npu-programming.md#the-simulator). */
 	REQUIRE(c, CNA_CONV_CON2_KERNEL_GROUP, 0, "all known recipes write 0");
 	REQUIRE(c, CNA_CONV_CON2_CSC_WO_EN, 0, "all known recipes write 0");
 	REQUIRE(c, CNA_CONV_CON2_CSC_DO_EN, 0, "all known recipes write 0");
@@ -203,7 +208,8 @@ static int decode_cna(npu_sim_core *c, struct conv *v)
 	v->data_banks = F(c, CNA_CBUF_CON0_DATA_BANK);
 	v->weight_banks = F(c, CNA_CBUF_CON0_WEIGHT_BANK);
 	/* CBUF = 12 banks x 32 KiB (TRM, MTX, Mesa); data + weight = 12 in
-	 * every RK3588 recipe, the sim accepts <= 12 (facts §8.1). */
+	 * every RK3588 recipe, the sim accepts <= 12
+	 * (docs/npu-programming.md#limits-and-the-planner). */
 	if (!v->data_banks || !v->weight_banks || v->data_banks + v->weight_banks > NPU_CBUF_BANKS)
 		return sim_fail(c, -EINVAL, "CNA_CBUF_CON0: DATA_BANK %u + WEIGHT_BANK %u: each must "
 				"be >= 1 and the sum <= %u", v->data_banks, v->weight_banks,
@@ -220,7 +226,7 @@ static int decode_cna(npu_sim_core *c, struct conv *v)
 		return sim_fail(c, -EINVAL, "CBUF over-subscription: CNA_WEIGHT_SIZE1 = %u bytes per "
 				"kernel exceeds one %u-byte bank", v->kernel_bytes, NPU_CBUF_BANK_BYTES);
 	/* DATA_ENTRIES: 64-byte units per input row in every working recipe
-	 * (facts §8.2). */
+	 * (MTX, Mesa rkt_task.c; docs/npu-programming.md#limits-and-the-planner). */
 	const uint64_t entries = ((uint64_t)v->in_w * v->in_c * v->bpe + 63) / 64;
 	EXPECT(c, CNA_CBUF_CON1_DATA_ENTRIES, F(c, CNA_CBUF_CON1_DATA_ENTRIES), entries,
 	       "ceil(width x channels x bpe / 64) of every known recipe");
@@ -384,7 +390,8 @@ static int decode_dpu(npu_sim_core *c, struct conv *v, uint32_t mask)
 	if (ret)
 		return ret;
 	if (!F(c, DPU_BS_OW_CFG_OD_BYPASS)) {
-		/* Mesa's offset-weight term (facts §7.3, inferred algebra). */
+		/* Mesa's offset-weight term (rkt_regcmd.c, rkt_coefs.c; inferred
+		 * algebra, docs/npu-programming.md#the-simulator). */
 		REQUIRE(c, DPU_BS_OW_CFG_OW_SRC, 0, "register operand only");
 		REQUIRE(c, DPU_BS_OW_CFG_TP_ORG_EN, 0, "no transpose");
 		REQUIRE(c, DPU_BS_OW_CFG_RGP_CNTER, 0, "all known recipes write 0");
@@ -400,8 +407,9 @@ static int decode_dpu(npu_sim_core *c, struct conv *v, uint32_t mask)
 	v->cvt_offset = sim_field_signed(c, NPU_F_DPU_OUT_CVT_OFFSET_OUT_CVT_OFFSET);
 	v->cvt_scale = F(c, DPU_OUT_CVT_SCALE_OUT_CVT_SCALE);
 	v->cvt_shift = F(c, DPU_OUT_CVT_SHIFT_OUT_CVT_SHIFT);
-	REQUIRE(c, DPU_OUT_CVT_SHIFT_CVT_TYPE, 0, "one rounding mode is modelled (facts §8.15)");
-	REQUIRE(c, DPU_OUT_CVT_SHIFT_CVT_ROUND, 0, "one rounding mode is modelled (facts §8.15)");
+	/* The TRM describes two rounding modes; every recipe writes 0. */
+	REQUIRE(c, DPU_OUT_CVT_SHIFT_CVT_TYPE, 0, "one rounding mode is modelled");
+	REQUIRE(c, DPU_OUT_CVT_SHIFT_CVT_ROUND, 0, "one rounding mode is modelled");
 	REQUIRE(c, DPU_OUT_CVT_SHIFT_MINUS_EXP, 0, "all known recipes write 0");
 	REQUIRE(c, DPU_OUT_CVT_SCALE_FP32TOFP16_EN, v->out_prec == NPU_PREC_FP16,
 		"set exactly for fp16 output (MTX)");
@@ -483,8 +491,8 @@ static const uint8_t *map_range(npu_sim_core *c, const npu_sim_mem *mem, uint64_
 	return p;
 }
 
-/* Line start (in atoms from FEATURE_DATA_ADDR) of line h of surface s,
- * facts §5.2. */
+/* Line start (in atoms from FEATURE_DATA_ADDR) of line h of surface s
+ * (docs/npu-programming.md#data-layouts). */
 static int64_t feature_line_atom(const struct conv *v, uint32_t s, uint32_t h)
 {
 	if (v->group_line_off) {
@@ -495,8 +503,9 @@ static int64_t feature_line_atom(const struct conv *v, uint32_t s, uint32_t h)
 	return (int64_t)s * surf + (int64_t)(h / 4) * v->line_stride + (int64_t)(h % 4) * v->in_w;
 }
 
-/* Byte offset of weight (n, c) from DCOMP_ADDR0 (facts §5.3; Mesa's
- * compacted last kernel group and 16-wide last int8 channel group). */
+/* Byte offset of weight (n, c) from DCOMP_ADDR0 (MTX weight_int8/fp16;
+ * Mesa rkt_coefs.c's compacted last kernel group and 16-wide last int8
+ * channel group; docs/npu-programming.md#data-layouts). */
 static size_t weight_offset(const struct conv *v, uint32_t n, uint32_t ch)
 {
 	const uint32_t group = v->prec == NPU_PREC_INT8 ? 32 : 16;
@@ -514,8 +523,9 @@ static size_t weight_offset(const struct conv *v, uint32_t n, uint32_t ch)
 
 static int64_t sat(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo : x > hi ? hi : x; }
 
-/* Integer DPU path of one accumulator (facts §7.3 order: CORE truncate ->
- * BS bias -> OW -> OUT_CVT; rounding half up is an assumption). */
+/* Integer DPU path of one accumulator (order CORE truncate -> BS bias -> OW
+ * -> OUT_CVT and rounding half up are assumptions,
+ * docs/npu-programming.md#the-simulator). */
 static int64_t dpu_int(const struct conv *v, int64_t x, int32_t bias, int64_t in_sum)
 {
 	if (v->clip)
@@ -654,7 +664,8 @@ static int execute(npu_sim_core *c, const npu_sim_mem *mem, const struct conv *v
 		if (!bias)
 			return -EFAULT;
 	}
-	/* Output lines: surface s, row h -> atom s*SURF + h*(W + NOTCH) (§5.5). */
+	/* Output lines: surface s, row h -> atom s*SURF + h*(W + NOTCH)
+	 * (docs/npu-programming.md#data-layouts). */
 	const uint32_t out_c2 = NPU_ATOM_BYTES / v->out_bpe;
 	const uint32_t surfaces = v->channels / out_c2;
 	const size_t lines = (size_t)surfaces * v->in_h;

@@ -2,13 +2,14 @@
 /* Simulator front end: the core's MMIO window, the PC's regcmd fetch and
  * dispatch, interrupt status, statistics.
  *
- * Kick model (facts §1.3, §3.4; K-JOB): the kernel writes PC_BASE_ADDRESS,
- * PC_REGISTER_AMOUNTS, the interrupt mask/clear, TASK_CON and then
- * PC_OPERATION_ENABLE = 1. The PC fetches 2 * (AMOUNT + 1) 64-bit entries
- * from BASE_ADDRESS & ~0xF and writes each into the addressed block; the
- * 0x0081 entry starts the blocks in its mask; completion raises DPU_0 in
- * INTERRUPT_RAW_STATUS. Everything is executed synchronously inside the
- * MMIO write. */
+ * Kick model (rocket_job.c;
+ * docs/npu-programming.md#the-kick-what-the-kernel-writes-per-task): the
+ * kernel writes PC_BASE_ADDRESS, PC_REGISTER_AMOUNTS, the interrupt
+ * mask/clear, TASK_CON and then PC_OPERATION_ENABLE = 1. The PC fetches
+ * 2 * (AMOUNT + 1) 64-bit entries from BASE_ADDRESS & ~0xF and writes each
+ * into the addressed block; the 0x0081 entry starts the blocks in its mask;
+ * completion raises DPU_0 in INTERRUPT_RAW_STATUS. Everything is executed
+ * synchronously inside the MMIO write. */
 #include "sim_internal.h"
 
 #include <errno.h>
@@ -159,7 +160,8 @@ static int apply_write(npu_sim_core *c, const npu_rc_entry *e, uint32_t index)
 	const npu_reg_info *ri = &npu_reg_table[e->reg];
 	npu_reg_fullname((enum npu_reg_id)e->reg, name, sizeof(name));
 	if (ri->block == NPU_BLOCK_PC) {
-		/* Only the chain pointer of the tail (facts §3.2) is meaningful here;
+		/* Only the tail's chain pointer (vendor chaining,
+		 * docs/npu-programming.md#register-commands-regcmd) is meaningful here;
 		 * with TASK_NUMBER = 1 the PC does not follow it. */
 		if (e->reg == NPU_R_PC_BASE_ADDRESS)
 			c->chain_base = e->value;
@@ -297,7 +299,8 @@ int npu_sim_run_regcmd(npu_sim_core *c, const npu_sim_mem *mem, uint64_t regcmd_
 	if (regcmd_iova > 0xffffffffull)
 		return sim_fail(c, -EINVAL, "regcmd IOVA 0x%llx does not fit the 32-bit "
 				"PC_BASE_ADDRESS", (unsigned long long)regcmd_iova);
-	/* The PC fetches whole 128-bit lines (facts §3.2). */
+	/* The PC fetches whole 128-bit lines (rocket_job.c's amount formula;
+	 * docs/npu-programming.md#register-commands-regcmd). */
 	const uint32_t fetched = (regcmd_count + 1) & ~1u;
 	return run_list(c, mem, regcmd_iova, fetched, "npu_sim_run_regcmd");
 }

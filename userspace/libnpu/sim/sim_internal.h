@@ -23,7 +23,8 @@ struct npu_sim_core {
 	npu_sim_config cfg;
 
 	/* One register file per core; ping-pong groups are not modelled (every
-	 * known recipe rewrites all registers per task, facts §2.5). */
+	 * known recipe rewrites all registers per task: MTX, Mesa rkt_regcmd.c;
+	 * docs/npu-programming.md#the-simulator). */
 	uint32_t regs[NPU_REG_COUNT];
 	bool written[NPU_REG_COUNT]; /* since reset */
 
