@@ -254,51 +254,76 @@ struct attn_job {
 	long n_chunks;
 };
 
-/* Causal attention of one query head over cache positions 0..pos. */
-static void attend(rb_session *s, float *scores, const float *q, float *out, int64_t il,
-		   int64_t kv_head, int64_t pos)
+/* One K row or one transposed V row (f16 or f32 cache) against nq f32 vectors
+ * at stride ldy: out[g * ldo] = dot(row, y + g * ldy). The f16 row is loaded
+ * and converted once for all of them. */
+static void dot_rows(bool f16, int64_t n, const void *row, const float *y, int64_t ldy,
+		     int64_t nq, float *out, int64_t ldo)
+{
+	if (f16) {
+		rb_vec_dot_f16_multi(n, row, y, ldy, nq, out, ldo);
+		return;
+	}
+	for (int64_t g = 0; g < nq; g++)
+		out[g * ldo] = rb_vec_dot_f32(n, row, y + g * ldy);
+}
+
+/* Causal attention over cache positions 0..pos of nq <= RB_ATTN_QBLOCK query
+ * heads that share KV head kv_head: q and out hold their head_dim-long rows
+ * back to back, scores one n_ctx-long row each. Every K and V row is read
+ * once for the nq heads (GQA), and each head's sums are the ones it would
+ * get alone. */
+static void attend(rb_session *s, float *scores, const float *q, float *out, int64_t nq,
+		   int64_t il, int64_t kv_head, int64_t pos)
 {
 	const rb_model_hparams *hp = &s->m->hp;
-	const int64_t hd = hp->head_dim;
+	const int64_t hd = hp->head_dim, n = pos + 1, lds = s->n_ctx;
 	const float scale = 1.0f / sqrtf((float)hd);
 	const bool f16 = s->kv_type == RB_TYPE_F16;
 	const char *kbase = (const char *)s->k_cache + (size_t)il * s->kv_layer_bytes +
 			    (size_t)(kv_head * hd) * s->kv_elt;
 	const char *vbase = (const char *)s->v_cache + (size_t)il * s->kv_layer_bytes +
 			    (size_t)(kv_head * hd) * (size_t)s->n_ctx * s->kv_elt;
+	float inv_sum[RB_ATTN_QBLOCK];
 
-	for (int64_t j = 0; j <= pos; j++) {
-		const void *kr = kbase + (size_t)j * s->kv_row_bytes;
-		scores[j] = scale * (f16 ? rb_vec_dot_f16(hd, kr, q) : rb_vec_dot_f32(hd, kr, q));
+	for (int64_t j = 0; j < n; j++)
+		dot_rows(f16, hd, kbase + (size_t)j * s->kv_row_bytes, q, hd, nq, scores + j, lds);
+	for (int64_t g = 0; g < nq; g++) {
+		float *sg = scores + g * lds;
+		rb_vec_scale_f32(n, sg, scale);
+		inv_sum[g] = 1.0f / rb_vec_exp_sub_sum_f32(n, sg, rb_vec_max_f32(n, sg));
 	}
-	const float max = rb_vec_max_f32(pos + 1, scores);
-	const float inv_sum = 1.0f / rb_vec_exp_sub_sum_f32(pos + 1, scores, max);
 	/* out[d] = sum_j p_j v_j[d]: a dot product along row d of the transposed V */
-	for (int64_t d = 0; d < hd; d++) {
-		const void *vr = vbase + (size_t)d * (size_t)s->n_ctx * s->kv_elt;
-		out[d] = inv_sum * (f16 ? rb_vec_dot_f16(pos + 1, vr, scores)
-					: rb_vec_dot_f32(pos + 1, vr, scores));
-	}
+	for (int64_t d = 0; d < hd; d++)
+		dot_rows(f16, n, vbase + (size_t)d * (size_t)s->n_ctx * s->kv_elt, scores, lds, nq,
+			 out + d, hd);
+	for (int64_t g = 0; g < nq; g++)
+		rb_vec_scale_f32(hd, out + g * hd, inv_sum[g]);
 }
 
-/* Work items are (token, head) pairs in order, so a chunk's heads of one token
- * share their KV heads (GQA) in cache. In a prefill later tokens attend to
- * more positions: chunk 0, claimed first, is the last range of items, so the
- * longest chunks start first and the short ones fill the gaps at the end. */
+/* Work items are (token, KV head) pairs in order; each item attends with all
+ * the query heads of its KV head, RB_ATTN_QBLOCK at a time. In a prefill
+ * later tokens attend to more positions: chunk 0, claimed first, is the last
+ * range of items, so the longest chunks start first and the short ones fill
+ * the gaps at the end. */
 static void attention_chunk(void *arg, long c)
 {
 	const struct attn_job *j = arg;
 	rb_session *s = j->s;
 	const rb_model_hparams *hp = &s->m->hp;
 	const int64_t group = hp->n_head / hp->n_head_kv;
-	float *scores = s->scores + (size_t)c * (size_t)s->n_ctx;
+	float *scores = s->scores + (size_t)c * RB_ATTN_QBLOCK * (size_t)s->n_ctx;
 	long i0, i1;
-	rb_split_range((long)(j->n * hp->n_head), (int)(j->n_chunks - 1 - c), (int)j->n_chunks,
+	rb_split_range((long)(j->n * hp->n_head_kv), (int)(j->n_chunks - 1 - c), (int)j->n_chunks,
 		       &i0, &i1);
 	for (long it = i0; it < i1; it++) {
-		const int64_t t = it / hp->n_head, h = it % hp->n_head;
-		const int64_t off = t * hp->n_embd + h * hp->head_dim;
-		attend(s, scores, s->q + off, s->att + off, j->il, h / group, s->n_past + t);
+		const int64_t t = it / hp->n_head_kv, kvh = it % hp->n_head_kv;
+		for (int64_t h0 = kvh * group; h0 < (kvh + 1) * group; h0 += RB_ATTN_QBLOCK) {
+			const int64_t nq = (kvh + 1) * group - h0 < RB_ATTN_QBLOCK
+						   ? (kvh + 1) * group - h0 : RB_ATTN_QBLOCK;
+			const int64_t off = t * hp->n_embd + h0 * hp->head_dim;
+			attend(s, scores, s->q + off, s->att + off, nq, j->il, kvh, s->n_past + t);
+		}
 	}
 }
 
@@ -308,7 +333,8 @@ static void attention(rb_session *s, int64_t il, int64_t n)
 	/* per (token, head): a K and a V multiply-add per position and dimension */
 	const int64_t positions = s->n_past + (n + 1) / 2;
 	struct attn_job j = {s, il, n, 1};
-	j.n_chunks = n_chunks_for(s, n * hp->n_head, n * hp->n_head * positions * hp->head_dim);
+	j.n_chunks = n_chunks_for(s, n * hp->n_head_kv,
+				  n * hp->n_head * positions * hp->head_dim);
 	run_chunks(s, attention_chunk, &j, j.n_chunks);
 }
 
