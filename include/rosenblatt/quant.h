@@ -89,19 +89,22 @@ void rb_dequantize_row_q8_K(const rb_block_q8_k *x, float *y, int64_t n);
 /* ---- scalar reference dot products -------------------------------------
  * Integer sums inside each block, as the formats intend; one float
  * multiply-add per block (per super-block for the K-quants) accumulated in
- * float in element order. F32/F16/BF16 x F32 accumulate in double. */
+ * float in element order. F32/F16/BF16 x F32 accumulate in double.
+ * rb_ref_*: slow definitions that kernels are tested against (the scalar
+ * vec.h table uses the F32/F16 ones); hot paths call rosenblatt/vec.h or a
+ * matmul backend. */
 
-float rb_vec_dot_f32_f32(int64_t n, const float *x, const float *y);
-float rb_vec_dot_f16_f32(int64_t n, const rb_f16 *x, const float *y);
-float rb_vec_dot_bf16_f32(int64_t n, const rb_bf16 *x, const float *y);
-float rb_vec_dot_q4_0_q8_0(int64_t n, const rb_block_q4_0 *x, const rb_block_q8_0 *y);
-float rb_vec_dot_q4_1_q8_1(int64_t n, const rb_block_q4_1 *x, const rb_block_q8_1 *y);
-float rb_vec_dot_q5_0_q8_0(int64_t n, const rb_block_q5_0 *x, const rb_block_q8_0 *y);
-float rb_vec_dot_q5_1_q8_1(int64_t n, const rb_block_q5_1 *x, const rb_block_q8_1 *y);
-float rb_vec_dot_q8_0_q8_0(int64_t n, const rb_block_q8_0 *x, const rb_block_q8_0 *y);
-float rb_vec_dot_q4_K_q8_K(int64_t n, const rb_block_q4_k *x, const rb_block_q8_k *y);
-float rb_vec_dot_q5_K_q8_K(int64_t n, const rb_block_q5_k *x, const rb_block_q8_k *y);
-float rb_vec_dot_q6_K_q8_K(int64_t n, const rb_block_q6_k *x, const rb_block_q8_k *y);
+float rb_ref_dot_f32_f32(int64_t n, const float *x, const float *y);
+float rb_ref_dot_f16_f32(int64_t n, const rb_f16 *x, const float *y);
+float rb_ref_dot_bf16_f32(int64_t n, const rb_bf16 *x, const float *y);
+float rb_ref_dot_q4_0_q8_0(int64_t n, const rb_block_q4_0 *x, const rb_block_q8_0 *y);
+float rb_ref_dot_q4_1_q8_1(int64_t n, const rb_block_q4_1 *x, const rb_block_q8_1 *y);
+float rb_ref_dot_q5_0_q8_0(int64_t n, const rb_block_q5_0 *x, const rb_block_q8_0 *y);
+float rb_ref_dot_q5_1_q8_1(int64_t n, const rb_block_q5_1 *x, const rb_block_q8_1 *y);
+float rb_ref_dot_q8_0_q8_0(int64_t n, const rb_block_q8_0 *x, const rb_block_q8_0 *y);
+float rb_ref_dot_q4_K_q8_K(int64_t n, const rb_block_q4_k *x, const rb_block_q8_k *y);
+float rb_ref_dot_q5_K_q8_K(int64_t n, const rb_block_q5_k *x, const rb_block_q8_k *y);
+float rb_ref_dot_q6_K_q8_K(int64_t n, const rb_block_q6_k *x, const rb_block_q8_k *y);
 
 /* ---- block field helpers for kernel writers --------------------------- */
 

@@ -21,14 +21,13 @@ extern "C" {
 #endif
 
 float rb_vec_dot_f32(int64_t n, const float *x, const float *y);
-/* Was rb_vec_dot_f16_f32: renamed because rb_quant owns that name for its
- * scalar reference dot (rosenblatt/quant.h), and both live in one program.
- * The redeclaration below makes a hot-path caller of the old name (which
- * would silently get the scalar, double-accumulating reference) a compile
- * error wherever this header is included. */
 float rb_vec_dot_f16(int64_t n, const rb_f16 *x, const float *y);
-float rb_vec_dot_f16_f32(int64_t n, const rb_f16 *x, const float *y)
-	__attribute__((deprecated("rb_quant's scalar reference; use rb_vec_dot_f16 (SIMD)")));
+/* out[g * ldo] = dot(x, y + g * ldy) for g < ny: one f16 row against several
+ * f32 vectors (the queries of the heads that share a KV head, or their
+ * attention weights), loading and converting x once for all of them. Each
+ * result is bit for bit rb_vec_dot_f16(n, x, y + g * ldy). */
+void rb_vec_dot_f16_multi(int64_t n, const rb_f16 *x, const float *y, int64_t ldy, int64_t ny,
+			  float *out, int64_t ldo);
 void rb_vec_mad_f32(int64_t n, float *y, const float *x, float a);  /* y += a * x */
 void rb_vec_mad_f16(int64_t n, float *y, const rb_f16 *x, float a); /* y += a * x */
 void rb_vec_scale_f32(int64_t n, float *y, float a);                /* y *= a */

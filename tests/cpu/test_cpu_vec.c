@@ -121,6 +121,48 @@ static void check_len(int64_t n)
 	}
 }
 
+/* One f16 row against ny vectors (ny past the SIMD versions' block of 6),
+ * rows of y at a stride past n, results at a stride: each against the double
+ * formula, and bit for bit the single dot of the same implementation (the
+ * forward pass relies on that for results that do not depend on grouping). */
+#define MULTI_NY 9
+#define MULTI_LD 37
+
+static float ym[MULTI_NY * (MAXN + MULTI_LD)], outm[MULTI_NY * 3];
+
+static void check_multi(int64_t n)
+{
+	const int64_t ldy = n + MULTI_LD;
+	fill(xs, n, 2.0f);
+	for (int64_t i = 0; i < n; i++)
+		hs[i] = rb_f32_to_f16(xs[i]);
+	fill(ym, MULTI_NY * ldy, 3.0f);
+	for (int64_t ny = 0; ny <= MULTI_NY; ny++) {
+		for (int64_t i = 0; i < MULTI_NY * 3; i++)
+			outm[i] = -1234.5f; /* sentinels: nothing past ny, nothing between */
+		rb_vec_dot_f16_multi(n, hs, ym, ldy, ny, outm, 3);
+		for (int64_t g = 0; g < MULTI_NY; g++) {
+			if (g >= ny) {
+				CHECKF(outm[g * 3] == -1234.5f, "dot_f16_multi wrote past ny %lld",
+				       (long long)ny);
+				continue;
+			}
+			const float *y = ym + g * ldy;
+			double want = 0, mag = 0;
+			for (int64_t i = 0; i < n; i++) {
+				const double h = rb_f16_to_f32(hs[i]);
+				want += h * y[i], mag += fabs(h * y[i]);
+			}
+			CHECKF(close_sum(outm[g * 3], want, mag), "dot_f16_multi n %lld ny %lld g %lld",
+			       (long long)n, (long long)ny, (long long)g);
+			CHECKF(rb_f32_bits(outm[g * 3]) == rb_f32_bits(rb_vec_dot_f16(n, hs, y)),
+			       "dot_f16_multi n %lld ny %lld g %lld: not the single dot", (long long)n,
+			       (long long)ny, (long long)g);
+			CHECK(outm[g * 3 + 1] == -1234.5f && outm[g * 3 + 2] == -1234.5f);
+		}
+	}
+}
+
 static void check_specials(void)
 {
 	/* f32 -> f16 on the awkward values: ties, subnormals, overflow, inf, NaN */
@@ -202,10 +244,14 @@ int main(int argc, char **argv)
 	printf("cpu: %s, vec: %s\n", rb_cpu_describe(), rb_vec_impl_name());
 	if (variant && strcmp(variant, "scalar") == 0)
 		CHECK_STR(rb_vec_impl_name(), "scalar");
-	for (int64_t n = 0; n <= 70; n++)
+	for (int64_t n = 0; n <= 70; n++) {
 		check_len(n);
+		check_multi(n);
+	}
 	check_len(1536);
+	check_multi(1536);
 	check_len(rb_test_quick() ? 1000 : MAXN);
+	check_multi(rb_test_quick() ? 1000 : MAXN);
 	check_specials();
 	return rb_test_finish();
 }

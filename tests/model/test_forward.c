@@ -201,6 +201,64 @@ static void run_case(const char *label, const struct tm_spec *spec, enum backend
 	fixture_close(&f);
 }
 
+/* Logits of a batched prefill (every position) and of decode steps after it,
+ * copied into out (T + n_dec rows of V). */
+static void logits_run(const struct tm_spec *spec, int threads, const int32_t *tokens, int64_t T,
+		       int64_t n_dec, float *out)
+{
+	struct fixture f;
+	fixture_open(&f, spec, BK_CPU, threads);
+	const int64_t V = f.n_vocab;
+	rb_session *s = new_session(&f, RB_TYPE_F16, T, true);
+	rb_err err = {0};
+	CHECKF(rb_session_eval(s, tokens, T, &err) == RB_OK, "%s", err.msg);
+	for (int64_t t = 0; t < T; t++)
+		memcpy(out + t * V, rb_session_logits(s, t), sizeof(float) * (size_t)V);
+	for (int64_t t = 0; t < n_dec; t++) {
+		CHECKF(rb_session_eval(s, &tokens[t], 1, &err) == RB_OK, "%s", err.msg);
+		memcpy(out + (T + t) * V, rb_session_logits(s, -1), sizeof(float) * (size_t)V);
+	}
+	rb_session_free(s);
+	fixture_close(&f);
+}
+
+/* The thread count changes who computes what, never the arithmetic: logits
+ * are bit-identical for 1, 2 and 3 threads (3: chunk and work splits that do
+ * not divide evenly). The sizes give every job of a 40-token prefill several
+ * chunks (at least three times forward.c's MIN_CHUNK_WORK); n_ff 1040 makes
+ * even splits of n_tok * n_ff fall off the SIMD width, 12 heads over 4 KV
+ * heads give uneven head splits. */
+static void test_thread_independence(void)
+{
+	struct tm_spec spec = tm_default();
+	spec.n_ff = 1040;
+	spec.n_head = 12;
+	spec.n_head_kv = 4;
+	spec.n_embd = 768; /* head dim 64 */
+	spec.seed = 9;
+	const int64_t T = 40, n_dec = 4, V = spec.n_vocab;
+	int32_t tokens[40];
+	uint64_t rng = 77;
+	for (int64_t t = 0; t < T; t++)
+		tokens[t] = (int32_t)(rb_test_rand_u64(&rng) % (uint64_t)V);
+	const size_t bytes = sizeof(float) * (size_t)((T + n_dec) * V);
+	float *one = malloc(bytes), *many = malloc(bytes);
+	REQUIRE(one && many);
+	logits_run(&spec, 1, tokens, T, n_dec, one);
+	for (int threads = 2; threads <= 3; threads++) {
+		logits_run(&spec, threads, tokens, T, n_dec, many);
+		int64_t first = -1;
+		for (int64_t i = 0; i < (T + n_dec) * V && first < 0; i++)
+			if (memcmp(&one[i], &many[i], sizeof(float)) != 0)
+				first = i;
+		CHECKF(first < 0, "threads=%d: logits differ from threads=1 at row %lld, id %lld: "
+		       "%.9g vs %.9g", threads, (long long)(first / V), (long long)(first % V),
+		       first < 0 ? 0.0 : (double)many[first], first < 0 ? 0.0 : (double)one[first]);
+	}
+	free(one);
+	free(many);
+}
+
 /* Context full: a clear RB_E_FULL, nothing evaluated, the session still usable. */
 static void test_context_full(void)
 {
@@ -294,6 +352,7 @@ int main(void)
 				run_case(cases[c].label, cases[c].spec, bk, kvs[k], c == 0 ? 2 : 1);
 			}
 	}
+	test_thread_independence();
 	test_context_full();
 	return rb_test_finish();
 }

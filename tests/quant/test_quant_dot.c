@@ -204,7 +204,7 @@ static void test_dot_literal(void)
 	memset(x.qs, 0xff, sizeof(x.qs));
 	y.d = 0x3800; /* 0.5 */
 	memset(y.qs, 2, sizeof(y.qs));
-	CHECK(rb_vec_dot_q4_0_q8_0(32, &x, &y) == 224.0f);
+	CHECK(rb_ref_dot_q4_0_q8_0(32, &x, &y) == 224.0f);
 
 	/* Q4_K: sub-block j has scale j + 1 and min 1, d = dmin = 1, all q = 1;
 	 * activations Q8_K d = 1, all q = 1 (bsums 16):
@@ -219,7 +219,7 @@ static void test_dot_literal(void)
 	memset(yk.qs, 1, sizeof(yk.qs));
 	for (int g = 0; g < 16; g++)
 		yk.bsums[g] = 16;
-	CHECK(rb_vec_dot_q4_K_q8_K(256, &xk, &yk) == 896.0f);
+	CHECK(rb_ref_dot_q4_K_q8_K(256, &xk, &yk) == 896.0f);
 }
 
 int main(void)

@@ -48,9 +48,22 @@ static int check_call(const rb_weight *w, int64_t n_tokens, const float *x, int6
  * nothing next to a chunk. */
 #define CHUNKS_PER_THREAD 8
 
-static long n_chunks_for(const cpu_backend *cb, long n_items)
+/* Least multiply-adds of a chunk: a few microseconds, the cost of handing
+ * work to another core and collecting it. A matmul below two chunks' worth
+ * (a tiny model's, 64 x 64 for one token) runs on the caller alone: on the
+ * pool it would cost more in hand-offs than it computes. */
+#define MIN_CHUNK_MACS 65536
+/* Quantizing one activation costs about as much as this many multiply-adds
+ * of a GEMM kernel (so activations go to the pool from 32768 values on). */
+#define QUANT_MACS 4.0
+
+static long n_chunks_for(const cpu_backend *cb, long n_items, double macs)
 {
-	const long want = (long)rb_threadpool_size(cb->tp) * CHUNKS_PER_THREAD;
+	long want = (long)rb_threadpool_size(cb->tp) * CHUNKS_PER_THREAD;
+	if (macs / MIN_CHUNK_MACS < (double)want)
+		want = (long)(macs / MIN_CHUNK_MACS);
+	if (want < 1)
+		want = 1;
 	return n_items < want ? n_items : want;
 }
 
@@ -89,13 +102,14 @@ typedef struct quant_job {
 	int64_t ldx, n_in, n_tok;
 	void *dst;
 	size_t dst_row;
+	long n_chunks;
 } quant_job;
 
-static void quant_task(void *arg, int ith, int nth)
+static void quant_chunk(void *arg, long c)
 {
 	const quant_job *j = arg;
 	long t0, t1;
-	rb_split_range((long)j->n_tok, ith, nth, &t0, &t1);
+	rb_split_range((long)j->n_tok, (int)c, (int)j->n_chunks, &t0, &t1);
 	for (long t = t0; t < t1; t++)
 		rb_quantize_row(j->type, j->x + t * j->ldx, (uint8_t *)j->dst + (size_t)t * j->dst_row,
 				j->n_in);
@@ -119,11 +133,14 @@ static int matmul_generic(cpu_backend *cb, const rb_weight *w, int64_t n_tok, co
 			return rc;
 		quant_job q = {.type = tr->vec_dot_type, .x = x, .ldx = ldx, .n_in = w->n_in,
 			       .n_tok = n_tok, .dst = cb->scratch, .dst_row = row};
-		rb_threadpool_run(n_tok > 1 ? cb->tp : NULL, quant_task, &q);
+		q.n_chunks = n_chunks_for(cb, (long)n_tok, QUANT_MACS * (double)n_tok * (double)w->n_in);
+		rb_threadpool_run_chunks(cb->tp, quant_chunk, &q, q.n_chunks);
 		job.act = cb->scratch;
 		job.act_row = row;
 	}
-	job.n_chunks = n_chunks_for(cb, (long)w->n_out);
+	/* a scalar vec_dot multiply-add costs several of a GEMM kernel's */
+	job.n_chunks = n_chunks_for(cb, (long)w->n_out,
+				    8.0 * (double)n_tok * (double)w->n_in * (double)w->n_out);
 	rb_threadpool_run_chunks(cb->tp, generic_chunk, &job, job.n_chunks);
 	return RB_OK;
 }
@@ -215,15 +232,16 @@ static int cpu_matmul(void *ctx, const rb_weight *w, int64_t n_tok, const float 
 		if (rc != RB_OK)
 			return rc;
 		rb_act_layout(&act, p->act_type, n_tok, w->n_in, cb->scratch);
-		/* small jobs: the caller alone beats waking the pool */
 		act_job aj = {.a = &act, .x = x, .ldx = ldx,
-			      .n_chunks = n_tok * w->n_in >= 32768 ? n_chunks_for(cb, (long)n_tok) : 1};
+			      .n_chunks = n_chunks_for(cb, (long)n_tok, QUANT_MACS * (double)n_tok *
+								     (double)w->n_in)};
 		rb_threadpool_run_chunks(cb->tp, act_chunk, &aj, aj.n_chunks);
 		job.args.a = &act;
 	}
 	const int nth = rb_threadpool_size(cb->tp);
 	job.split_tokens = nth > 1 && p->n_groups < 4 * nth && n_tok >= 16;
-	job.n_chunks = n_chunks_for(cb, job.split_tokens ? (long)((n_tok + 7) / 8) : (long)p->n_groups);
+	job.n_chunks = n_chunks_for(cb, job.split_tokens ? (long)((n_tok + 7) / 8) : (long)p->n_groups,
+				    (double)n_tok * (double)w->n_in * (double)w->n_out);
 	rb_threadpool_run_chunks(cb->tp, gemm_chunk, &job, job.n_chunks);
 	return RB_OK;
 }

@@ -171,6 +171,8 @@ typedef struct rb_vec_ops {
 	const char *name;
 	float (*dot_f32)(int64_t n, const float *x, const float *y);
 	float (*dot_f16)(int64_t n, const rb_f16 *x, const float *y);
+	void (*dot_f16_multi)(int64_t n, const rb_f16 *x, const float *y, int64_t ldy, int64_t ny,
+			      float *out, int64_t ldo);
 	void (*mad_f32)(int64_t n, float *y, const float *x, float a);
 	void (*mad_f16)(int64_t n, float *y, const rb_f16 *x, float a);
 	void (*scale_f32)(int64_t n, float *y, float a);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Vector primitives: the scalar versions (the definitions; sums in double)
- * and the run-time dispatch to the SIMD tables (vec_avx2.c, vec_neon.c). */
+/* Vector primitives: the scalar versions (the definitions; sums in double;
+ * the dot products and f16 conversions are rb_quant's reference ones) and
+ * the run-time dispatch to the SIMD tables (vec_avx2.c, vec_neon.c). */
 #include "rosenblatt/vec.h"
 
 #include <math.h>
@@ -8,21 +9,15 @@
 
 #include "cpu_internal.h"
 #include "rosenblatt/cpu.h"
+#include "rosenblatt/quant.h"
 
-static float dot_f32_scalar(int64_t n, const float *x, const float *y)
+/* One f16 row against ny vectors: the reference dot for each (no sharing to
+ * gain without SIMD registers to keep the converted row in). */
+static void dot_f16_multi_scalar(int64_t n, const rb_f16 *x, const float *y, int64_t ldy,
+				 int64_t ny, float *out, int64_t ldo)
 {
-	double s = 0;
-	for (int64_t i = 0; i < n; i++)
-		s += (double)x[i] * y[i];
-	return (float)s;
-}
-
-static float dot_f16_scalar(int64_t n, const rb_f16 *x, const float *y)
-{
-	double s = 0;
-	for (int64_t i = 0; i < n; i++)
-		s += (double)rb_f16_to_f32(x[i]) * y[i];
-	return (float)s;
+	for (int64_t g = 0; g < ny; g++)
+		out[g * ldo] = rb_ref_dot_f16_f32(n, x, y + g * ldy);
 }
 
 static void mad_f32_scalar(int64_t n, float *y, const float *x, float a)
@@ -49,16 +44,15 @@ static void add_f32_scalar(int64_t n, float *y, const float *x)
 		y[i] += x[i];
 }
 
+/* rb_quant's row conversions, in the argument order of vec.h */
 static void f32_to_f16_scalar(int64_t n, rb_f16 *dst, const float *src)
 {
-	for (int64_t i = 0; i < n; i++)
-		dst[i] = rb_f32_to_f16(src[i]);
+	rb_quantize_row_f16(src, dst, n);
 }
 
 static void f16_to_f32_scalar(int64_t n, float *dst, const rb_f16 *src)
 {
-	for (int64_t i = 0; i < n; i++)
-		dst[i] = rb_f16_to_f32(src[i]);
+	rb_dequantize_row_f16(src, dst, n);
 }
 
 static float max_f32_scalar(int64_t n, const float *x)
@@ -99,8 +93,9 @@ static void swiglu_f32_scalar(int64_t n, float *out, const float *gate, const fl
 
 const rb_vec_ops rb_vec_ops_scalar = {
 	.name = "scalar",
-	.dot_f32 = dot_f32_scalar,
-	.dot_f16 = dot_f16_scalar,
+	.dot_f32 = rb_ref_dot_f32_f32,
+	.dot_f16 = rb_ref_dot_f16_f32,
+	.dot_f16_multi = dot_f16_multi_scalar,
 	.mad_f32 = mad_f32_scalar,
 	.mad_f16 = mad_f16_scalar,
 	.scale_f32 = scale_f32_scalar,
@@ -143,6 +138,13 @@ static const rb_vec_ops *vops(void)
 
 float rb_vec_dot_f32(int64_t n, const float *x, const float *y) { return vops()->dot_f32(n, x, y); }
 float rb_vec_dot_f16(int64_t n, const rb_f16 *x, const float *y) { return vops()->dot_f16(n, x, y); }
+
+void rb_vec_dot_f16_multi(int64_t n, const rb_f16 *x, const float *y, int64_t ldy, int64_t ny,
+			  float *out, int64_t ldo)
+{
+	vops()->dot_f16_multi(n, x, y, ldy, ny, out, ldo);
+}
+
 void rb_vec_mad_f32(int64_t n, float *y, const float *x, float a) { vops()->mad_f32(n, y, x, a); }
 void rb_vec_mad_f16(int64_t n, float *y, const rb_f16 *x, float a) { vops()->mad_f16(n, y, x, a); }
 void rb_vec_scale_f32(int64_t n, float *y, float a) { vops()->scale_f32(n, y, a); }

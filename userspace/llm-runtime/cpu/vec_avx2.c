@@ -63,20 +63,71 @@ static float dot_f32_avx2(int64_t n, const float *x, const float *y)
 	return s;
 }
 
-static float dot_f16_avx2(int64_t n, const rb_f16 *x, const float *y)
+/* Most vectors one pass of dot_f16_block takes: two accumulators each plus
+ * the two converted halves of x make 14 of the 16 ymm registers. */
+#define MULTI_MAX 6
+
+/* out[g * ldo] = dot(x, y + g * ldy) for g < ny <= MULTI_MAX, each x chunk
+ * converted once. Inlined with a constant ny, so the accumulators stay in
+ * registers; for every g the sums run exactly as for ny = 1 (the plain dot). */
+static inline __attribute__((always_inline)) void
+dot_f16_block(int64_t n, const rb_f16 *x, const float *y, int64_t ldy, const int ny, float *out,
+	      int64_t ldo)
 {
-	__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+	__m256 a0[MULTI_MAX], a1[MULTI_MAX];
+#pragma GCC unroll 6
+	for (int g = 0; g < ny; g++)
+		a0[g] = a1[g] = _mm256_setzero_ps();
 	int64_t i = 0;
 	for (; i + 16 <= n; i += 16) {
-		a0 = _mm256_fmadd_ps(load_f16x8(x + i), _mm256_loadu_ps(y + i), a0);
-		a1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+		const __m256 x0 = load_f16x8(x + i), x1 = load_f16x8(x + i + 8);
+#pragma GCC unroll 6
+		for (int g = 0; g < ny; g++) {
+			a0[g] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(y + g * ldy + i), a0[g]);
+			a1[g] = _mm256_fmadd_ps(x1, _mm256_loadu_ps(y + g * ldy + i + 8), a1[g]);
+		}
 	}
-	for (; i + 8 <= n; i += 8)
-		a0 = _mm256_fmadd_ps(load_f16x8(x + i), _mm256_loadu_ps(y + i), a0);
-	float s = hsum8(_mm256_add_ps(a0, a1));
-	for (; i < n; i++)
-		s += rb_f16_to_f32(x[i]) * y[i];
+	if (i + 8 <= n) {
+		const __m256 x0 = load_f16x8(x + i);
+#pragma GCC unroll 6
+		for (int g = 0; g < ny; g++)
+			a0[g] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(y + g * ldy + i), a0[g]);
+		i += 8;
+	}
+#pragma GCC unroll 6
+	for (int g = 0; g < ny; g++) {
+		const float *yg = y + g * ldy;
+		float s = hsum8(_mm256_add_ps(a0[g], a1[g]));
+		for (int64_t k = i; k < n; k++)
+			s += rb_f16_to_f32(x[k]) * yg[k];
+		out[g * ldo] = s;
+	}
+}
+
+static float dot_f16_avx2(int64_t n, const rb_f16 *x, const float *y)
+{
+	float s;
+	dot_f16_block(n, x, y, 0, 1, &s, 0);
 	return s;
+}
+
+static void dot_f16_multi_avx2(int64_t n, const rb_f16 *x, const float *y, int64_t ldy,
+			       int64_t ny, float *out, int64_t ldo)
+{
+	while (ny > 0) {
+		const int b = ny < MULTI_MAX ? (int)ny : MULTI_MAX;
+		switch (b) {
+		case 1: dot_f16_block(n, x, y, ldy, 1, out, ldo); break;
+		case 2: dot_f16_block(n, x, y, ldy, 2, out, ldo); break;
+		case 3: dot_f16_block(n, x, y, ldy, 3, out, ldo); break;
+		case 4: dot_f16_block(n, x, y, ldy, 4, out, ldo); break;
+		case 5: dot_f16_block(n, x, y, ldy, 5, out, ldo); break;
+		default: dot_f16_block(n, x, y, ldy, MULTI_MAX, out, ldo); break;
+		}
+		y += b * ldy;
+		out += b * ldo;
+		ny -= b;
+	}
 }
 
 static void mad_f32_avx2(int64_t n, float *y, const float *x, float a)
@@ -218,6 +269,7 @@ const rb_vec_ops rb_vec_ops_avx2 = {
 	.name = "avx2",
 	.dot_f32 = dot_f32_avx2,
 	.dot_f16 = dot_f16_avx2,
+	.dot_f16_multi = dot_f16_multi_avx2,
 	.mad_f32 = mad_f32_avx2,
 	.mad_f16 = mad_f16_avx2,
 	.scale_f32 = scale_f32_avx2,

@@ -53,22 +53,74 @@ static float dot_f32_neon(int64_t n, const float *x, const float *y)
 	return s;
 }
 
-static float dot_f16_neon(int64_t n, const rb_f16 *x, const float *y)
+/* Most vectors one pass of dot_f16_block takes: four accumulators each plus
+ * the four converted quarters of x make 28 of the 32 q registers. */
+#define MULTI_MAX 6
+
+/* out[g * ldo] = dot(x, y + g * ldy) for g < ny <= MULTI_MAX, each x chunk
+ * converted once. Inlined with a constant ny, so the accumulators stay in
+ * registers; for every g the sums run exactly as for ny = 1 (the plain dot). */
+static inline __attribute__((always_inline)) void
+dot_f16_block(int64_t n, const rb_f16 *x, const float *y, int64_t ldy, const int ny, float *out,
+	      int64_t ldo)
 {
-	float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
+	float32x4_t a0[MULTI_MAX], a1[MULTI_MAX], a2[MULTI_MAX], a3[MULTI_MAX];
+#pragma GCC unroll 6
+	for (int g = 0; g < ny; g++)
+		a0[g] = a1[g] = a2[g] = a3[g] = vdupq_n_f32(0);
 	int64_t i = 0;
 	for (; i + 16 <= n; i += 16) {
-		a0 = vfmaq_f32(a0, load_f16x4(x + i), vld1q_f32(y + i));
-		a1 = vfmaq_f32(a1, load_f16x4(x + i + 4), vld1q_f32(y + i + 4));
-		a2 = vfmaq_f32(a2, load_f16x4(x + i + 8), vld1q_f32(y + i + 8));
-		a3 = vfmaq_f32(a3, load_f16x4(x + i + 12), vld1q_f32(y + i + 12));
+		const float32x4_t x0 = load_f16x4(x + i), x1 = load_f16x4(x + i + 4);
+		const float32x4_t x2 = load_f16x4(x + i + 8), x3 = load_f16x4(x + i + 12);
+#pragma GCC unroll 6
+		for (int g = 0; g < ny; g++) {
+			const float *yg = y + g * ldy + i;
+			a0[g] = vfmaq_f32(a0[g], x0, vld1q_f32(yg));
+			a1[g] = vfmaq_f32(a1[g], x1, vld1q_f32(yg + 4));
+			a2[g] = vfmaq_f32(a2[g], x2, vld1q_f32(yg + 8));
+			a3[g] = vfmaq_f32(a3[g], x3, vld1q_f32(yg + 12));
+		}
 	}
-	for (; i + 4 <= n; i += 4)
-		a0 = vfmaq_f32(a0, load_f16x4(x + i), vld1q_f32(y + i));
-	float s = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));
-	for (; i < n; i++)
-		s += rb_f16_to_f32(x[i]) * y[i];
+	for (; i + 4 <= n; i += 4) {
+		const float32x4_t x0 = load_f16x4(x + i);
+#pragma GCC unroll 6
+		for (int g = 0; g < ny; g++)
+			a0[g] = vfmaq_f32(a0[g], x0, vld1q_f32(y + g * ldy + i));
+	}
+#pragma GCC unroll 6
+	for (int g = 0; g < ny; g++) {
+		const float *yg = y + g * ldy;
+		float s = vaddvq_f32(vaddq_f32(vaddq_f32(a0[g], a1[g]), vaddq_f32(a2[g], a3[g])));
+		for (int64_t k = i; k < n; k++)
+			s += rb_f16_to_f32(x[k]) * yg[k];
+		out[g * ldo] = s;
+	}
+}
+
+static float dot_f16_neon(int64_t n, const rb_f16 *x, const float *y)
+{
+	float s;
+	dot_f16_block(n, x, y, 0, 1, &s, 0);
 	return s;
+}
+
+static void dot_f16_multi_neon(int64_t n, const rb_f16 *x, const float *y, int64_t ldy,
+			       int64_t ny, float *out, int64_t ldo)
+{
+	while (ny > 0) {
+		const int b = ny < MULTI_MAX ? (int)ny : MULTI_MAX;
+		switch (b) {
+		case 1: dot_f16_block(n, x, y, ldy, 1, out, ldo); break;
+		case 2: dot_f16_block(n, x, y, ldy, 2, out, ldo); break;
+		case 3: dot_f16_block(n, x, y, ldy, 3, out, ldo); break;
+		case 4: dot_f16_block(n, x, y, ldy, 4, out, ldo); break;
+		case 5: dot_f16_block(n, x, y, ldy, 5, out, ldo); break;
+		default: dot_f16_block(n, x, y, ldy, MULTI_MAX, out, ldo); break;
+		}
+		y += b * ldy;
+		out += b * ldo;
+		ny -= b;
+	}
 }
 
 static void mad_f32_neon(int64_t n, float *y, const float *x, float a)
@@ -198,6 +250,7 @@ const rb_vec_ops rb_vec_ops_neon = {
 	.name = "neon",
 	.dot_f32 = dot_f32_neon,
 	.dot_f16 = dot_f16_neon,
+	.dot_f16_multi = dot_f16_multi_neon,
 	.mad_f32 = mad_f32_neon,
 	.mad_f16 = mad_f16_neon,
 	.scale_f32 = scale_f32_neon,

@@ -53,6 +53,7 @@ int rb_session_create(const rb_model *m, const rb_session_params *p, rb_session 
 	s->m = m;
 	s->tp = p->tp;
 	s->n_threads = rb_threadpool_size(p->tp);
+	s->max_chunks = s->n_threads > 1 ? (long)s->n_threads * RB_FWD_CHUNKS_PER_THREAD : 1;
 	s->n_ctx = p->n_ctx > 0 && p->n_ctx < hp->n_ctx_train ? p->n_ctx : hp->n_ctx_train;
 	s->n_batch = p->n_batch > 0 ? p->n_batch : DEFAULT_BATCH;
 	if (s->n_batch > s->n_ctx)
@@ -77,7 +78,7 @@ int rb_session_create(const rb_model *m, const rb_session_params *p, rb_session 
 	s->hb2 = calloc_n(B, hp->n_ff, sizeof(float));
 	s->rope = calloc_n(B, hp->n_rot > 0 ? hp->n_rot : 1, sizeof(float));
 	s->rope_freq = calloc_n(hp->n_rot > 1 ? hp->n_rot / 2 : 1, 1, sizeof(float));
-	s->scores = calloc_n(s->n_threads, s->n_ctx, sizeof(float));
+	s->scores = calloc_n(s->max_chunks * RB_ATTN_QBLOCK, s->n_ctx, sizeof(float));
 	s->logits = calloc_n(s->logits_all ? B : 1, hp->n_vocab, sizeof(float));
 	if (!s->k_cache || !s->v_cache || !s->x || !s->xb || !s->q || !s->att || !s->k || !s->v ||
 	    !s->hb || !s->hb2 || !s->rope || !s->rope_freq || !s->scores || !s->logits) {

@@ -9,6 +9,7 @@ struct rb_session {
 	const rb_model *m;
 	rb_threadpool *tp;
 	int n_threads;
+	long max_chunks;  /* most chunks of a job outside the matmuls (forward.c) */
 	int64_t n_ctx, n_batch, n_past;
 	bool logits_all;
 
@@ -35,12 +36,22 @@ struct rb_session {
 	float *hb2;    /* ffn up, n_ff */
 	float *rope;   /* per token: cos, sin of the n_rot/2 frequencies */
 	float *rope_freq; /* n_rot/2 inverse frequencies */
-	float *scores; /* per thread: n_ctx attention weights */
+	float *scores; /* per chunk (max_chunks): RB_ATTN_QBLOCK rows of n_ctx attention weights */
 	float *logits; /* (logits_all ? n_batch : 1) rows of n_vocab */
 	int64_t n_logits; /* rows of logits valid from the last eval */
 	int64_t logits_first; /* index, within the last eval, of the token of row 0 */
 	int64_t n_eval;       /* tokens of the last eval */
 };
+
+/* Jobs outside the matmuls are cut into at most this many chunks per thread:
+ * enough that a descheduled thread holds up little, few enough that claiming
+ * one costs nothing next to its work (the cpu matmul backend cuts the same). */
+#define RB_FWD_CHUNKS_PER_THREAD 8
+
+/* Most query heads of one KV head that attention takes together (forward.c):
+ * each needs an n_ctx-long row of scores per chunk. Rows past the group size
+ * are never touched, so their zero pages are never mapped. */
+#define RB_ATTN_QBLOCK 8
 
 /* One forward step over n <= n_batch tokens at positions n_past.. (forward.c).
  * want_logits: number of trailing tokens whose logits are computed (0..n). */

@@ -40,7 +40,7 @@ void rb_dequantize_row_bf16(const rb_bf16 *x, float *y, int64_t n)
 		y[i] = rb_bf16_to_f32(x[i]);
 }
 
-float rb_vec_dot_f32_f32(int64_t n, const float *x, const float *y)
+float rb_ref_dot_f32_f32(int64_t n, const float *x, const float *y)
 {
 	double s = 0;
 	for (int64_t i = 0; i < n; i++)
@@ -48,7 +48,7 @@ float rb_vec_dot_f32_f32(int64_t n, const float *x, const float *y)
 	return (float)s;
 }
 
-float rb_vec_dot_f16_f32(int64_t n, const rb_f16 *x, const float *y)
+float rb_ref_dot_f16_f32(int64_t n, const rb_f16 *x, const float *y)
 {
 	double s = 0;
 	for (int64_t i = 0; i < n; i++)
@@ -56,7 +56,7 @@ float rb_vec_dot_f16_f32(int64_t n, const rb_f16 *x, const float *y)
 	return (float)s;
 }
 
-float rb_vec_dot_bf16_f32(int64_t n, const rb_bf16 *x, const float *y)
+float rb_ref_dot_bf16_f32(int64_t n, const rb_bf16 *x, const float *y)
 {
 	double s = 0;
 	for (int64_t i = 0; i < n; i++)

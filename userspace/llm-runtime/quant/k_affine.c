@@ -273,7 +273,7 @@ void rb_dequantize_row_q5_K(const rb_block_q5_k *x, float *y, int64_t n)
 
 /* sum_e (d sc_j q_e - dmin m_j) d8 q8_e
  *   = d8 (d sum_j sc_j sum_i q q8  -  dmin sum_j m_j (bsum_2j + bsum_2j+1)) */
-float rb_vec_dot_q4_K_q8_K(int64_t n, const rb_block_q4_k *x, const rb_block_q8_k *y)
+float rb_ref_dot_q4_K_q8_K(int64_t n, const rb_block_q4_k *x, const rb_block_q8_k *y)
 {
 	float acc = 0;
 	for (int64_t b = 0; b < n / RB_QK_K; b++) {
@@ -293,7 +293,7 @@ float rb_vec_dot_q4_K_q8_K(int64_t n, const rb_block_q4_k *x, const rb_block_q8_
 	return acc;
 }
 
-float rb_vec_dot_q5_K_q8_K(int64_t n, const rb_block_q5_k *x, const rb_block_q8_k *y)
+float rb_ref_dot_q5_K_q8_K(int64_t n, const rb_block_q5_k *x, const rb_block_q8_k *y)
 {
 	float acc = 0;
 	for (int64_t b = 0; b < n / RB_QK_K; b++) {

@@ -149,7 +149,7 @@ void rb_dequantize_row_q6_K(const rb_block_q6_k *x, float *y, int64_t n)
 	}
 }
 
-float rb_vec_dot_q6_K_q8_K(int64_t n, const rb_block_q6_k *x, const rb_block_q8_k *y)
+float rb_ref_dot_q6_K_q8_K(int64_t n, const rb_block_q6_k *x, const rb_block_q8_k *y)
 {
 	float acc = 0;
 	for (int64_t b = 0; b < n / RB_QK_K; b++) {

@@ -92,7 +92,7 @@ void rb_dequantize_row_q4_0(const rb_block_q4_0 *x, float *y, int64_t n)
 	}
 }
 
-float rb_vec_dot_q4_0_q8_0(int64_t n, const rb_block_q4_0 *x, const rb_block_q8_0 *y)
+float rb_ref_dot_q4_0_q8_0(int64_t n, const rb_block_q4_0 *x, const rb_block_q8_0 *y)
 {
 	float acc = 0;
 	for (int64_t b = 0; b < n / QK; b++) {
@@ -125,7 +125,7 @@ void rb_dequantize_row_q4_1(const rb_block_q4_1 *x, float *y, int64_t n)
 }
 
 /* sum_i (d q_i + m) d8 q8_i = d d8 sum(q q8) + m (d8 sum q8) = ... + m * s8 */
-float rb_vec_dot_q4_1_q8_1(int64_t n, const rb_block_q4_1 *x, const rb_block_q8_1 *y)
+float rb_ref_dot_q4_1_q8_1(int64_t n, const rb_block_q4_1 *x, const rb_block_q8_1 *y)
 {
 	float acc = 0;
 	for (int64_t b = 0; b < n / QK; b++) {
@@ -160,7 +160,7 @@ void rb_dequantize_row_q5_0(const rb_block_q5_0 *x, float *y, int64_t n)
 	}
 }
 
-float rb_vec_dot_q5_0_q8_0(int64_t n, const rb_block_q5_0 *x, const rb_block_q8_0 *y)
+float rb_ref_dot_q5_0_q8_0(int64_t n, const rb_block_q5_0 *x, const rb_block_q8_0 *y)
 {
 	float acc = 0;
 	for (int64_t b = 0; b < n / QK; b++) {
@@ -195,7 +195,7 @@ void rb_dequantize_row_q5_1(const rb_block_q5_1 *x, float *y, int64_t n)
 	}
 }
 
-float rb_vec_dot_q5_1_q8_1(int64_t n, const rb_block_q5_1 *x, const rb_block_q8_1 *y)
+float rb_ref_dot_q5_1_q8_1(int64_t n, const rb_block_q5_1 *x, const rb_block_q8_1 *y)
 {
 	float acc = 0;
 	for (int64_t b = 0; b < n / QK; b++) {

@@ -87,7 +87,7 @@ void rb_dequantize_row_q8_K(const rb_block_q8_k *x, float *y, int64_t n)
 	}
 }
 
-float rb_vec_dot_q8_0_q8_0(int64_t n, const rb_block_q8_0 *x, const rb_block_q8_0 *y)
+float rb_ref_dot_q8_0_q8_0(int64_t n, const rb_block_q8_0 *x, const rb_block_q8_0 *y)
 {
 	float acc = 0;
 	for (int64_t b = 0; b < n / RB_QK8_0; b++) {

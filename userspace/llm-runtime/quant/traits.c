@@ -19,7 +19,7 @@
 #define ADAPT_DOT(tname, xtype, ytype)                                               \
 	static void vec_dot_##tname(int64_t n, float *s, const void *x, const void *y) \
 	{                                                                             \
-		*s = rb_vec_dot_##tname(n, (const xtype *)x, (const ytype *)y);      \
+		*s = rb_ref_dot_##tname(n, (const xtype *)x, (const ytype *)y);      \
 	}
 
 ADAPT_ROW(f32, float)
