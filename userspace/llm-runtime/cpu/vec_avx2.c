@@ -4,6 +4,7 @@
  * formulas on the remaining elements. */
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #include "cpu_internal.h"
 
@@ -94,12 +95,20 @@ dot_f16_block(int64_t n, const rb_f16 *x, const float *y, int64_t ldy, const int
 			a0[g] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(y + g * ldy + i), a0[g]);
 		i += 8;
 	}
+	/* the last n - i < 8 values of x, converted once for every vector (the
+	 * conversion is exact, so this is what rb_f16_to_f32 gives) */
+	float xt[8];
+	if (i < n) {
+		rb_f16 xh[8] = {0};
+		memcpy(xh, x + i, (size_t)(n - i) * sizeof(rb_f16));
+		_mm256_storeu_ps(xt, load_f16x8(xh));
+	}
 #pragma GCC unroll 6
 	for (int g = 0; g < ny; g++) {
 		const float *yg = y + g * ldy;
 		float s = hsum8(_mm256_add_ps(a0[g], a1[g]));
 		for (int64_t k = i; k < n; k++)
-			s += rb_f16_to_f32(x[k]) * yg[k];
+			s += xt[k - i] * yg[k];
 		out[g * ldo] = s;
 	}
 }

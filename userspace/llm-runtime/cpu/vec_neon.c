@@ -3,6 +3,7 @@
  * for the reductions). Same algorithms and accuracy as vec_avx2.c. */
 #include <arm_neon.h>
 #include <math.h>
+#include <string.h>
 
 #include "cpu_internal.h"
 
@@ -87,12 +88,20 @@ dot_f16_block(int64_t n, const rb_f16 *x, const float *y, int64_t ldy, const int
 		for (int g = 0; g < ny; g++)
 			a0[g] = vfmaq_f32(a0[g], x0, vld1q_f32(y + g * ldy + i));
 	}
+	/* the last n - i < 4 values of x, converted once for every vector (the
+	 * conversion is exact, so this is what rb_f16_to_f32 gives) */
+	float xt[4];
+	if (i < n) {
+		rb_f16 xh[4] = {0};
+		memcpy(xh, x + i, (size_t)(n - i) * sizeof(rb_f16));
+		vst1q_f32(xt, load_f16x4(xh));
+	}
 #pragma GCC unroll 6
 	for (int g = 0; g < ny; g++) {
 		const float *yg = y + g * ldy;
 		float s = vaddvq_f32(vaddq_f32(vaddq_f32(a0[g], a1[g]), vaddq_f32(a2[g], a3[g])));
 		for (int64_t k = i; k < n; k++)
-			s += rb_f16_to_f32(x[k]) * yg[k];
+			s += xt[k - i] * yg[k];
 		out[g * ldo] = s;
 	}
 }
