@@ -68,10 +68,9 @@ static int mm(rb_session *s, const struct rb_mweight *cmw, int64_t n, const floa
 	return rb_matmul(&mw->fb, n, x, ldx, y, ldy, err);
 }
 
-/* ys[i] = W_i x for weights that read the same x (q, k, v; gate, up): one
- * backend call when their backend offers it (rb_matmul_shared), else (or
- * when one of them moved to the fallback, or that call failed) one mm()
- * each. */
+/* ys[i] = W_i x for weights that read the same x (q, k, v): one backend
+ * call when their backend offers it (rb_matmul_shared), else (or when one
+ * of them moved to the fallback, or that call failed) one mm() each. */
 static int mm_shared(rb_session *s, const struct rb_mweight *const *mws, int n_w, int64_t n,
 		     const float *x, int64_t ldx, float *const *ys, const int64_t *ldys,
 		     rb_err *err)
@@ -416,10 +415,8 @@ static int layer_forward(rb_session *s, int64_t il, int64_t n, rb_err *err)
 
 	/* feed-forward block */
 	norm(s, s->x, s->xb, s->xb, ly->ffn_norm, n);
-	const struct rb_mweight *gate_up_w[2] = {&ly->w_gate, &ly->w_up};
-	float *const gate_up_y[2] = {s->hb, s->hb2};
-	const int64_t gate_up_ld[2] = {ff, ff};
-	if ((rc = mm_shared(s, gate_up_w, 2, n, s->xb, e, gate_up_y, gate_up_ld, err)))
+	if ((rc = mm(s, &ly->w_gate, n, s->xb, e, s->hb, ff, err)) ||
+	    (rc = mm(s, &ly->w_up, n, s->xb, e, s->hb2, ff, err)))
 		return rc;
 	swiglu(s, n);
 	return mm(s, &ly->w_down, n, s->hb, ff, s->xb, e, err);

@@ -424,17 +424,16 @@ static int bind_weights(struct loader *L)
 	return RB_OK;
 }
 
-/* Weights that always read the same activations (each layer's q, k, v and
- * gate, up): their backend may run each set as one call (rb_matmul_shared). */
+/* Weights that always read the same activations (each layer's q, k, v):
+ * their backend may run them as one call (rb_matmul_shared). gate and up
+ * share theirs too, but as one NPU call they take as many tasks as apart,
+ * and combining them costs seconds of load (docs/npu-backend.md). */
 static int share_inputs(rb_model *m, rb_err *err)
 {
 	for (int64_t il = 0; il < m->hp.n_layer; il++) {
 		struct rb_layer *ly = &m->layers[il];
 		rb_weight *qkv[3] = {&ly->wq.w, &ly->wk.w, &ly->wv.w};
-		rb_weight *ffn[2] = {&ly->w_gate.w, &ly->w_up.w};
-		int rc = rb_weights_share_input(qkv, 3, err);
-		if (rc == RB_OK)
-			rc = rb_weights_share_input(ffn, 2, err);
+		const int rc = rb_weights_share_input(qkv, 3, err);
 		if (rc != RB_OK)
 			return rb_err_wrap(err, "layer %lld", (long long)il);
 	}
